@@ -1,0 +1,49 @@
+// The errors of rollcall's domain, typed once. Each transport maps a reason to
+// its own protocol (Connect and gRPC codes, Twilio error bodies).
+
+const kindOfReason = {
+  invalid_parameter: "invalid_argument",
+  identity_invalid: "invalid_argument",
+  identity_too_long: "invalid_argument",
+  identity_invalid_characters: "invalid_argument",
+  room_name_invalid: "invalid_argument",
+  room_name_too_long: "invalid_argument",
+  room_name_invalid_characters: "invalid_argument",
+  max_participants_out_of_range: "invalid_argument",
+  timeout_out_of_range: "invalid_argument",
+  page_size_out_of_range: "invalid_argument",
+  status_invalid: "invalid_argument",
+  room_not_found: "not_found",
+  participant_not_found: "not_found",
+  room_exists: "already_exists",
+  room_completed: "failed_precondition",
+  room_full: "resource_exhausted",
+} as const;
+
+export type ErrorReason = keyof typeof kindOfReason;
+export type ErrorKind = (typeof kindOfReason)[ErrorReason];
+
+export class RollcallError extends Error {
+  override readonly name = "RollcallError";
+  readonly kind: ErrorKind;
+
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    // The request field at fault, for invalid arguments.
+    readonly field?: string,
+  ) {
+    super(field === undefined ? message : `${field}: ${message}`);
+    this.kind = kindOfReason[reason];
+  }
+}
+
+export function invalid(reason: ErrorReason, field: string, rule: string): RollcallError {
+  return new RollcallError(reason, rule, field);
+}
+
+// A caller's text for an error message: quoted, and cut short when long.
+export function quote(text: string): string {
+  const chars = [...text];
+  return JSON.stringify(chars.length > 64 ? chars.slice(0, 64).join("") + "…" : text);
+}

@@ -1,0 +1,24 @@
+import type { Cursor } from "../store/store.js";
+import { invalid } from "./errors.js";
+
+// A page token is opaque to clients: the position of the last record of a page
+// (its ordering time and sid) and the status the listing was for, so a
+// resumed listing keeps its filter even if the default would now differ.
+export interface PagePosition<Status extends string> {
+  status: Status;
+  cursor: Cursor;
+}
+
+const tokenForm = /^([a-z-]+)\.(\d{1,13})\.((?:RM|PA)[0-9a-f]{32})$/;
+
+export function encodePageToken(position: PagePosition<string>): string {
+  const { status, cursor } = position;
+  return Buffer.from(`${status}.${cursor.time}.${cursor.sid}`).toString("base64url");
+}
+
+export function decodePageToken<Status extends string>(token: string, statuses: readonly Status[], field = "page_token"): PagePosition<Status> {
+  const match = tokenForm.exec(Buffer.from(token, "base64url").toString("latin1"));
+  const status = match?.[1] as Status | undefined;
+  if (match === null || !statuses.includes(status!)) throw invalid("invalid_parameter", field, "is not a page token issued by this server");
+  return { status: status!, cursor: { time: Number(match[2]), sid: match[3]! } };
+}

@@ -1,0 +1,130 @@
+import type { ParticipantRecord, ParticipantStatus, RoomRecord } from "../store/records.js";
+import { participantStatuses } from "../store/records.js";
+import type { Store } from "../store/store.js";
+import { invalid, quote, RollcallError } from "./errors.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import type { RoomOperations } from "./rooms.js";
+import { checkIdentity, pageSizeOf } from "./rules.js";
+import { newSid, parseSid } from "./sids.js";
+
+export interface JoinResult {
+  participant: ParticipantRecord;
+  // The present participant with the same identity that this join disconnected.
+  displaced: ParticipantRecord | undefined;
+}
+
+export interface ListParticipantsInput {
+  room: string;
+  status?: ParticipantStatus | undefined;
+  identity?: string | undefined;
+  dateCreatedAfter?: number | undefined;
+  dateCreatedBefore?: number | undefined;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
+}
+
+export interface ParticipantPage {
+  participants: ParticipantRecord[];
+  nextPageToken: string;
+}
+
+// A join whose room completes between finding the room by name and joining
+// it retries once, so it lands in the next room of that name.
+const joinAttempts = 2;
+
+export class ParticipantOperations {
+  constructor(
+    private readonly store: Store,
+    private readonly rooms: RoomOperations,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async join(accountSid: string, room: string, identity: string): Promise<JoinResult> {
+    checkIdentity(identity);
+    for (let attempt = 1; ; attempt++) {
+      const target = await this.rooms.getOrCreate(accountSid, room);
+      const outcome = await this.store.join(accountSid, target.sid, newSid("PA"), identity, this.now());
+      switch (outcome.kind) {
+        case "joined":
+          return { participant: outcome.participant, displaced: outcome.displaced };
+        case "room_full":
+          throw new RollcallError("room_full", `room ${target.sid} already holds its max_participants (${outcome.maxParticipants})`, "room");
+        case "room_not_found":
+          throw new RollcallError("room_not_found", `no room ${quote(room)}`, "room");
+        case "room_completed":
+          if (parseSid("RM", room) === undefined && attempt < joinAttempts) continue;
+          throw new RollcallError("room_completed", `room ${target.sid} is completed`, "room");
+      }
+    }
+  }
+
+  // A participant by sid (any status) or by the identity of a present one.
+  async get(accountSid: string, room: string, participant: string): Promise<ParticipantRecord> {
+    const target = await this.rooms.get(accountSid, room);
+    return this.find(accountSid, target, participant);
+  }
+
+  // Disconnects a participant. Only "disconnected" may be asked for; a
+  // disconnected participant comes back unchanged.
+  async update(accountSid: string, room: string, participant: string, status: ParticipantStatus | undefined): Promise<ParticipantRecord> {
+    if (status !== "disconnected") throw invalid("status_invalid", "status", `must be disconnected, got ${status ?? "nothing"}`);
+    const target = await this.rooms.get(accountSid, room);
+    const found = await this.find(accountSid, target, participant);
+    const updated = await this.store.disconnectParticipant(accountSid, target.sid, found.sid, this.now());
+    if (updated === undefined) throw notFound(participant, target);
+    return updated;
+  }
+
+  // One page of a room's participants.
+  async list(accountSid: string, input: ListParticipantsInput): Promise<ParticipantPage> {
+    return (await this.pages(accountSid, input).next()).value ?? { participants: [], nextPageToken: "" };
+  }
+
+  // Every page of a room's participants from the given position on, read one
+  // page at a time so a consumer that stops early costs nothing more. The room
+  // and the status are settled once, before the first page.
+  async *pages(accountSid: string, input: ListParticipantsInput): AsyncGenerator<ParticipantPage, void> {
+    const limit = pageSizeOf(input.pageSize);
+    const identity = input.identity ? checkIdentity(input.identity) : undefined;
+    let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses) : undefined;
+    if (position !== undefined && input.status !== undefined && position.status !== input.status) {
+      throw invalid("invalid_parameter", "page_token", `was issued for status ${position.status}, not ${input.status}`);
+    }
+    const room = await this.rooms.get(accountSid, input.room);
+    const status = input.status ?? position?.status ?? (room.status === "in-progress" ? "connected" : "disconnected");
+    for (;;) {
+      const found = await this.store.listParticipants(accountSid, room.sid, {
+        status,
+        identity,
+        after: input.dateCreatedAfter,
+        before: input.dateCreatedBefore,
+        cursor: position?.cursor,
+        limit: limit + 1,
+      });
+      const participants = found.slice(0, limit);
+      const last = participants.at(-1);
+      position = found.length > limit && last ? { status, cursor: { time: last.startTime, sid: last.sid } } : undefined;
+      yield { participants, nextPageToken: position ? encodePageToken(position) : "" };
+      if (position === undefined) return;
+    }
+  }
+
+  private async find(accountSid: string, room: RoomRecord, participant: string): Promise<ParticipantRecord> {
+    if (participant === "") throw invalid("invalid_parameter", "participant", "is required: a participant sid or identity");
+    const sid = parseSid("PA", participant);
+    const found =
+      sid !== undefined
+        ? await this.store.getParticipant(accountSid, room.sid, sid)
+        : await this.store.findPresentParticipant(accountSid, room.sid, checkIdentity(participant, "participant"));
+    if (found === undefined) throw notFound(participant, room);
+    return found;
+  }
+}
+
+function notFound(participant: string, room: RoomRecord): RollcallError {
+  return new RollcallError(
+    "participant_not_found",
+    `no participant ${quote(participant)} in room ${room.sid} (a participant sid, or the identity of a present participant)`,
+    "participant",
+  );
+}

@@ -1,0 +1,148 @@
+import type { RoomRecord, RoomStatus } from "../store/records.js";
+import { roomStatuses } from "../store/records.js";
+import type { Store } from "../store/store.js";
+import { invalid, quote, RollcallError } from "./errors.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { checkRange, checkRoomName, pageSizeOf } from "./rules.js";
+import { newSid, parseSid } from "./sids.js";
+
+export interface RoomLimits {
+  // The largest max_participants a room may ask for; its default is the
+  // smaller of this and 50, Twilio's limit for group rooms.
+  maxParticipants: number;
+}
+
+export interface CreateRoomInput {
+  uniqueName?: string | undefined;
+  type?: string | undefined;
+  maxParticipants?: number | undefined;
+  maxParticipantDuration?: number | undefined;
+  emptyRoomTimeout?: number | undefined;
+  unusedRoomTimeout?: number | undefined;
+  statusCallback?: string | undefined;
+  statusCallbackMethod?: string | undefined;
+}
+
+export interface ListRoomsInput {
+  status?: RoomStatus | undefined;
+  uniqueName?: string | undefined;
+  dateCreatedAfter?: number | undefined;
+  dateCreatedBefore?: number | undefined;
+  pageSize?: number | undefined;
+  pageToken?: string | undefined;
+}
+
+export interface RoomPage {
+  rooms: RoomRecord[];
+  nextPageToken: string;
+}
+
+const roomTypes = ["group", "group-small", "peer-to-peer", "go"];
+const callbackMethods = ["GET", "POST"];
+
+export class RoomOperations {
+  constructor(
+    private readonly store: Store,
+    private readonly limits: RoomLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(accountSid: string, input: CreateRoomInput): Promise<RoomRecord> {
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, input));
+    if (outcome.kind === "name_taken") {
+      throw invalid("room_exists", "unique_name", `is held by in-progress room ${outcome.existing.sid}`);
+    }
+    return outcome.room;
+  }
+
+  // A room by sid (any status) or by the unique name of an in-progress room.
+  async get(accountSid: string, room: string, field = "room"): Promise<RoomRecord> {
+    if (room === "") throw invalid("invalid_parameter", field, "is required: a room sid or unique name");
+    const sid = parseSid("RM", room);
+    const found = sid !== undefined ? await this.store.getRoom(accountSid, sid) : await this.store.findRoomByName(accountSid, room);
+    if (found === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`, field);
+    return found;
+  }
+
+  // The room a participant joins: by sid, or by name, creating an in-progress
+  // room of that name when none exists (ad-hoc rooms).
+  async getOrCreate(accountSid: string, room: string, field = "room"): Promise<RoomRecord> {
+    if (parseSid("RM", room) !== undefined) return this.get(accountSid, room, field);
+    checkRoomName(room, field);
+    const existing = await this.store.findRoomByName(accountSid, room);
+    if (existing !== undefined) return existing;
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, { uniqueName: room }, field));
+    return outcome.kind === "created" ? outcome.room : outcome.existing;
+  }
+
+  async list(accountSid: string, input: ListRoomsInput): Promise<RoomPage> {
+    const limit = pageSizeOf(input.pageSize);
+    const position = input.pageToken ? decodePageToken(input.pageToken, roomStatuses) : undefined;
+    if (position !== undefined && input.status !== undefined && position.status !== input.status) {
+      throw invalid("invalid_parameter", "page_token", `was issued for status ${position.status}, not ${input.status}`);
+    }
+    const status = input.status ?? position?.status ?? "in-progress";
+    const rooms = await this.store.listRooms(accountSid, {
+      status,
+      uniqueName: input.uniqueName || undefined,
+      after: input.dateCreatedAfter,
+      before: input.dateCreatedBefore,
+      cursor: position?.cursor,
+      limit: limit + 1,
+    });
+    const page = rooms.slice(0, limit);
+    const last = page.at(-1);
+    const nextPageToken = rooms.length > limit && last ? encodePageToken({ status, cursor: { time: last.dateCreated, sid: last.sid } }) : "";
+    return { rooms: page, nextPageToken };
+  }
+
+  // Completes a room. Only "completed" may be asked for.
+  async update(accountSid: string, room: string, status: RoomStatus | undefined): Promise<RoomRecord> {
+    if (status !== "completed") throw invalid("status_invalid", "status", `must be completed, got ${status ?? "nothing"}`);
+    const found = await this.get(accountSid, room);
+    const completed = await this.store.completeRoom(accountSid, found.sid, this.now());
+    if (completed === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)}`, "room");
+    return completed;
+  }
+
+  private newRoom(accountSid: string, input: CreateRoomInput, nameField = "unique_name"): RoomRecord {
+    const sid = newSid("RM");
+    const now = this.now();
+    const maxParticipants = this.limits.maxParticipants;
+    const type = input.type || "group";
+    if (!roomTypes.includes(type)) throw invalid("invalid_parameter", "type", `must be one of ${roomTypes.join(", ")}, got ${quote(type)}`);
+    const method = (input.statusCallbackMethod || "POST").toUpperCase();
+    if (!callbackMethods.includes(method)) throw invalid("invalid_parameter", "status_callback_method", `must be GET or POST, got ${quote(input.statusCallbackMethod ?? "")}`);
+    return {
+      sid,
+      accountSid,
+      uniqueName: input.uniqueName ? checkRoomName(input.uniqueName, nameField) : sid,
+      status: "in-progress",
+      type,
+      maxParticipants: checkRange(input.maxParticipants ?? Math.min(50, maxParticipants), 1, maxParticipants, "max_participants", "max_participants_out_of_range"),
+      maxParticipantDuration: checkRange(input.maxParticipantDuration ?? 14400, 600, 86400, "max_participant_duration", "invalid_parameter"),
+      emptyRoomTimeout: checkRange(input.emptyRoomTimeout ?? 5, 1, 60, "empty_room_timeout", "timeout_out_of_range"),
+      unusedRoomTimeout: checkRange(input.unusedRoomTimeout ?? 5, 1, 60, "unused_room_timeout", "timeout_out_of_range"),
+      statusCallback: checkCallbackUrl(input.statusCallback ?? ""),
+      statusCallbackMethod: method,
+      dateCreated: now,
+      dateUpdated: now,
+      endTime: undefined,
+    };
+  }
+}
+
+function checkCallbackUrl(url: string): string {
+  if (url === "") return url;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw invalid("invalid_parameter", "status_callback", "must be an absolute http or https URL");
+  }
+  if (url.length > 2048) throw invalid("invalid_parameter", "status_callback", "must be at most 2048 characters");
+  return url;
+}

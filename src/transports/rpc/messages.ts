@@ -1,0 +1,81 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { ParticipantSchema, ParticipantStatus, type Participant } from "../../../gen/rollcall/v1/participant_pb.js";
+import { RoomSchema, RoomStatus, type Room } from "../../../gen/rollcall/v1/room_pb.js";
+import { durationSeconds } from "../../operations/duration.js";
+import { invalid } from "../../operations/errors.js";
+import type * as records from "../../store/records.js";
+
+// Translation between the store's records and the Protobuf messages.
+
+const participantStatusNames = new Map<ParticipantStatus, records.ParticipantStatus>([
+  [ParticipantStatus.CONNECTED, "connected"],
+  [ParticipantStatus.DISCONNECTED, "disconnected"],
+  [ParticipantStatus.RECONNECTING, "reconnecting"],
+]);
+const participantStatusValues = new Map([...participantStatusNames].map(([value, name]) => [name, value]));
+
+const roomStatusNames = new Map<RoomStatus, records.RoomStatus>([
+  [RoomStatus.IN_PROGRESS, "in-progress"],
+  [RoomStatus.COMPLETED, "completed"],
+  [RoomStatus.FAILED, "failed"],
+]);
+const roomStatusValues = new Map([...roomStatusNames].map(([value, name]) => [name, value]));
+
+function statusName<V extends number, N>(names: Map<V, N>, value: V, field: string): N | undefined {
+  if (value === 0) return undefined;
+  const name = names.get(value);
+  if (name === undefined) throw invalid("status_invalid", field, `unknown enum value ${value}`);
+  return name;
+}
+
+export function participantStatusOf(value: ParticipantStatus, field = "status"): records.ParticipantStatus | undefined {
+  return statusName(participantStatusNames, value, field);
+}
+
+export function roomStatusOf(value: RoomStatus, field = "status"): records.RoomStatus | undefined {
+  return statusName(roomStatusNames, value, field);
+}
+
+export function msOf(timestamp: Timestamp | undefined): number | undefined {
+  return timestamp === undefined ? undefined : timestampDate(timestamp).getTime();
+}
+
+function timestampOf(ms: number | undefined): Timestamp | undefined {
+  return ms === undefined ? undefined : timestampFromMs(ms);
+}
+
+export function participantMessage(p: records.ParticipantRecord): Participant {
+  return create(ParticipantSchema, {
+    sid: p.sid,
+    roomSid: p.roomSid,
+    accountSid: p.accountSid,
+    status: participantStatusValues.get(p.status),
+    identity: p.identity,
+    dateCreated: timestampOf(p.startTime),
+    dateUpdated: timestampOf(p.dateUpdated),
+    startTime: timestampOf(p.startTime),
+    endTime: timestampOf(p.endTime),
+    duration: durationSeconds(p.startTime, p.endTime),
+  });
+}
+
+export function roomMessage(r: records.RoomRecord): Room {
+  return create(RoomSchema, {
+    sid: r.sid,
+    status: roomStatusValues.get(r.status),
+    dateCreated: timestampOf(r.dateCreated),
+    dateUpdated: timestampOf(r.dateUpdated),
+    accountSid: r.accountSid,
+    uniqueName: r.uniqueName,
+    statusCallback: r.statusCallback,
+    statusCallbackMethod: r.statusCallbackMethod,
+    endTime: timestampOf(r.endTime),
+    duration: durationSeconds(r.dateCreated, r.endTime),
+    type: r.type,
+    maxParticipants: r.maxParticipants,
+    maxParticipantDuration: r.maxParticipantDuration,
+    emptyRoomTimeout: r.emptyRoomTimeout,
+    unusedRoomTimeout: r.unusedRoomTimeout,
+  });
+}

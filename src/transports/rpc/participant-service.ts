@@ -1,0 +1,54 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  ParticipantService,
+  ParticipantServiceGetResponseSchema,
+  ParticipantServiceJoinResponseSchema,
+  ParticipantServiceListResponseSchema,
+  ParticipantServiceUpdateResponseSchema,
+} from "../../../gen/rollcall/v1/participant_pb.js";
+import type { ParticipantOperations } from "../../operations/participants.js";
+import { accountOf } from "./account.js";
+import { msOf, participantMessage, participantStatusOf } from "./messages.js";
+import { stopAfterPage } from "./streams.js";
+
+export function participantService(participants: ParticipantOperations, draining: AbortSignal): ServiceImpl<typeof ParticipantService> {
+  return {
+    async join(req, ctx) {
+      const { participant, displaced } = await participants.join(accountOf(ctx), req.room, req.identity);
+      return create(ParticipantServiceJoinResponseSchema, {
+        participant: participantMessage(participant),
+        displaced: displaced && participantMessage(displaced),
+      });
+    },
+
+    async get(req, ctx) {
+      const participant = await participants.get(accountOf(ctx), req.room, req.participant);
+      return create(ParticipantServiceGetResponseSchema, { participant: participantMessage(participant) });
+    },
+
+    async update(req, ctx) {
+      const participant = await participants.update(accountOf(ctx), req.room, req.participant, participantStatusOf(req.status));
+      return create(ParticipantServiceUpdateResponseSchema, { participant: participantMessage(participant) });
+    },
+
+    async *list(req, ctx) {
+      const pages = participants.pages(accountOf(ctx), {
+        room: req.room,
+        status: participantStatusOf(req.status),
+        identity: req.identity,
+        dateCreatedAfter: msOf(req.dateCreatedAfter),
+        dateCreatedBefore: msOf(req.dateCreatedBefore),
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      for await (const page of pages) {
+        yield create(ParticipantServiceListResponseSchema, {
+          participants: page.participants.map(participantMessage),
+          nextPageToken: page.nextPageToken,
+        });
+        stopAfterPage(ctx.signal, draining, page.nextPageToken);
+      }
+    },
+  };
+}
