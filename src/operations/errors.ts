@@ -30,10 +30,11 @@ export class RollcallError extends Error {
   constructor(
     readonly reason: ErrorReason,
     message: string,
-    // The request field at fault, for invalid arguments.
+    // The request field at fault; the message starts with its name. (No colon
+    // after it: grpc-js clients leave a percent-encoded colon in grpc-message.)
     readonly field?: string,
   ) {
-    super(field === undefined ? message : `${field}: ${message}`);
+    super(field === undefined ? message : `${field} ${message}`);
     this.kind = kindOfReason[reason];
   }
 }

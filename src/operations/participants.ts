@@ -48,12 +48,12 @@ export class ParticipantOperations {
         case "joined":
           return { participant: outcome.participant, displaced: outcome.displaced };
         case "room_full":
-          throw new RollcallError("room_full", `room ${target.sid} already holds its max_participants (${outcome.maxParticipants})`, "room");
+          throw new RollcallError("room_full", `room ${target.sid} already holds its max_participants (${outcome.maxParticipants})`);
         case "room_not_found":
-          throw new RollcallError("room_not_found", `no room ${quote(room)}`, "room");
+          throw new RollcallError("room_not_found", `no room ${quote(room)}`);
         case "room_completed":
           if (parseSid("RM", room) === undefined && attempt < joinAttempts) continue;
-          throw new RollcallError("room_completed", `room ${target.sid} is completed`, "room");
+          throw new RollcallError("room_completed", `room ${target.sid} is completed`);
       }
     }
   }
@@ -110,7 +110,7 @@ export class ParticipantOperations {
   }
 
   private async find(accountSid: string, room: RoomRecord, participant: string): Promise<ParticipantRecord> {
-    if (participant === "") throw invalid("invalid_parameter", "participant", "is required: a participant sid or identity");
+    if (participant === "") throw invalid("invalid_parameter", "participant", "is required (a participant sid or identity)");
     const sid = parseSid("PA", participant);
     const found =
       sid !== undefined
@@ -125,6 +125,5 @@ function notFound(participant: string, room: RoomRecord): RollcallError {
   return new RollcallError(
     "participant_not_found",
     `no participant ${quote(participant)} in room ${room.sid} (a participant sid, or the identity of a present participant)`,
-    "participant",
   );
 }

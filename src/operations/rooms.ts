@@ -56,22 +56,22 @@ export class RoomOperations {
   }
 
   // A room by sid (any status) or by the unique name of an in-progress room.
-  async get(accountSid: string, room: string, field = "room"): Promise<RoomRecord> {
-    if (room === "") throw invalid("invalid_parameter", field, "is required: a room sid or unique name");
+  async get(accountSid: string, room: string): Promise<RoomRecord> {
+    if (room === "") throw invalid("invalid_parameter", "room", "is required (a room sid or unique name)");
     const sid = parseSid("RM", room);
     const found = sid !== undefined ? await this.store.getRoom(accountSid, sid) : await this.store.findRoomByName(accountSid, room);
-    if (found === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`, field);
+    if (found === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`);
     return found;
   }
 
   // The room a participant joins: by sid, or by name, creating an in-progress
   // room of that name when none exists (ad-hoc rooms).
-  async getOrCreate(accountSid: string, room: string, field = "room"): Promise<RoomRecord> {
-    if (parseSid("RM", room) !== undefined) return this.get(accountSid, room, field);
-    checkRoomName(room, field);
+  async getOrCreate(accountSid: string, room: string): Promise<RoomRecord> {
+    if (parseSid("RM", room) !== undefined) return this.get(accountSid, room);
+    checkRoomName(room, "room");
     const existing = await this.store.findRoomByName(accountSid, room);
     if (existing !== undefined) return existing;
-    const outcome = await this.store.createRoom(this.newRoom(accountSid, { uniqueName: room }, field));
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, { uniqueName: room }, "room"));
     return outcome.kind === "created" ? outcome.room : outcome.existing;
   }
 
@@ -101,7 +101,7 @@ export class RoomOperations {
     if (status !== "completed") throw invalid("status_invalid", "status", `must be completed, got ${status ?? "nothing"}`);
     const found = await this.get(accountSid, room);
     const completed = await this.store.completeRoom(accountSid, found.sid, this.now());
-    if (completed === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)}`, "room");
+    if (completed === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)}`);
     return completed;
   }
 

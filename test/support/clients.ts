@@ -1,0 +1,64 @@
+import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+
+// Clients of every protocol the server speaks, each over a real socket.
+
+export function connectJsonHttp1<S extends DescService>(service: S, baseUrl: string): Client<S> {
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+}
+
+export function connectBinaryHttp2<S extends DescService>(service: S, baseUrl: string): Client<S> {
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }));
+}
+
+export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string): Client<S> {
+  return createClient(service, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }));
+}
+
+// A @grpc/grpc-js client built from the generated descriptors, with promise
+// wrappers: unary methods resolve to the response, streaming methods to every
+// message received.
+export type GrpcJsClient = grpc.Client & Record<string, (request: object, metadata?: grpc.Metadata) => Promise<any>>;
+
+export function grpcJs(service: DescService, address: string): GrpcJsClient {
+  const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const method of service.methods) {
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: method.methodKind === "server_streaming",
+      requestSerialize: (message: object) => Buffer.from(toBinary(method.input, create(method.input, message as MessageShape<DescMessage>))),
+      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      responseSerialize: (message: object) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+  }
+  const Constructor = grpc.makeGenericClientConstructor(definition, service.typeName);
+  const raw = new Constructor(address, grpc.credentials.createInsecure()) as unknown as Record<string, any>;
+  const client = raw as GrpcJsClient;
+  for (const method of service.methods) {
+    const call = raw[method.localName].bind(raw);
+    (client as Record<string, unknown>)[method.localName] =
+      method.methodKind === "server_streaming"
+        ? (request: object, metadata = new grpc.Metadata()) =>
+            new Promise((resolve, reject) => {
+              const received: unknown[] = [];
+              const stream = call(request, metadata);
+              stream.on("data", (message: unknown) => received.push(message));
+              stream.on("error", reject);
+              stream.on("end", () => resolve(received));
+            })
+        : (request: object, metadata = new grpc.Metadata()) =>
+            new Promise((resolve, reject) => call(request, metadata, (error: unknown, response: unknown) => (error ? reject(error) : resolve(response))));
+  }
+  return client;
+}
+
+// Every message of a server stream.
+export async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const message of messages) all.push(message);
+  return all;
+}
