@@ -194,7 +194,7 @@ export class RedisStore implements Store {
 
   private async holderOf(accountSid: string, roomSid: string): Promise<RoomRecord> {
     const room = await this.getRoom(accountSid, roomSid);
-    if (room === undefined) throw new Error(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
+    if (room === undefined) throw new StoreInvariantError(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
     return room;
   }
 
@@ -224,8 +224,9 @@ export class RedisStore implements Store {
     );
   }
 
-  // Redis failures reach callers as StoreUnavailableError; replies that signal a
-  // bug (a script error, a wrong type) stay as they are.
+  // Redis failures (no connection, a timeout, a transient reply such as
+  // LOADING) reach callers as StoreUnavailableError; replies that signal a bug
+  // (a script error, a wrong type) and broken invariants stay as they are.
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
@@ -238,8 +239,13 @@ export class RedisStore implements Store {
 
 const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS)\b/;
 
+// Data in Redis that the store's own writes cannot produce.
+class StoreInvariantError extends Error {
+  override readonly name = "StoreInvariantError";
+}
+
 function isUnavailability(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  if (!(error instanceof Error) || error instanceof StoreInvariantError) return false;
   if (error.name !== "ReplyError") return true;
   return transientReplies.test(error.message);
 }

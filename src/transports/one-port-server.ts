@@ -19,6 +19,7 @@ export class OnePortServer {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly h1Sockets = new Set<net.Socket>();
   private readonly busyH1 = new Set<net.Socket>();
   private readonly sessions = new Set<http2.Http2Session>();
   private closing = false;
@@ -60,8 +61,8 @@ export class OnePortServer {
     this.closing = true;
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const session of this.sessions) session.close();
-    for (const socket of this.sockets) {
-      if (!this.busyH1.has(socket) && !this.isHttp2(socket)) socket.end();
+    for (const socket of this.h1Sockets) {
+      if (!this.busyH1.has(socket)) socket.end();
     }
     const timer = setTimeout(() => {
       for (const session of this.sessions) session.destroy();
@@ -71,18 +72,16 @@ export class OnePortServer {
     clearTimeout(timer);
   }
 
-  private isHttp2(socket: net.Socket): boolean {
-    for (const session of this.sessions) if (session.socket === socket) return true;
-    return false;
-  }
-
   private route(socket: net.Socket, handshakeTimeoutMs: number): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      this.h1Sockets.delete(socket);
+    });
     socket.setTimeout(handshakeTimeoutMs, () => socket.destroy());
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -99,6 +98,7 @@ export class OnePortServer {
       if (isHttp2) {
         this.h2.emit("connection", socket);
       } else {
+        this.h1Sockets.add(socket);
         this.h1.emit("connection", socket);
         socket.resume();
       }

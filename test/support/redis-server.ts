@@ -10,6 +10,8 @@ import { Redis } from "ioredis";
 export interface TestRedis {
   port: number;
   url: string;
+  // Sends a signal to the server, e.g. SIGSTOP to make it hang, SIGCONT to resume.
+  signal(signal: NodeJS.Signals): void;
   // Stops the server (SIGTERM, then SIGKILL) and removes its directory.
   stop(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGCONT");
         child.kill("SIGTERM");
         const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
         await exited;
@@ -44,7 +47,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       }
       rmSync(dir, { recursive: true, force: true });
     };
-    if (await answers(port, child)) return { port, url: `redis://127.0.0.1:${port}`, stop };
+    if (await answers(port, child)) return { port, url: `redis://127.0.0.1:${port}`, signal: (name) => child.kill(name), stop };
     await stop();
     if (attempt >= 3) throw new Error(`redis-server did not start on port ${port}`);
   }

@@ -1,0 +1,76 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { ParticipantService, type ParticipantServiceListResponse } from "../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../gen/rollcall/v1/room_pb.js";
+import { newSid } from "../src/operations/sids.js";
+import { connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
+import { startRedis } from "./support/redis-server.js";
+import { startRollcall, testAccount } from "./support/rollcall.js";
+
+describe("graceful shutdown", () => {
+  it("ends a List stream after its current page with Unavailable and a token to resume from", async () => {
+    const server = await startRollcall({ maxParticipants: 5000 });
+    const room = (await connectJsonHttp1(RoomService, server.url).create({ maxParticipants: 5000 })).room!;
+    for (let i = 0; i < 3000; i++) await server.store.join(testAccount, room.sid, newSid("PA"), `p${i}`, 1_700_000_000_000 + i);
+    const client = connectBinaryHttp2(ParticipantService, server.url);
+    const pages: ParticipantServiceListResponse[] = [];
+    let closing: Promise<void> | undefined;
+    const error = await (async () => {
+      for await (const page of client.list({ room: room.sid, pageSize: 100 })) {
+        pages.push(page);
+        closing ??= server.close();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })().catch((e: unknown) => ConnectError.from(e));
+    await closing;
+    expect(error).to.be.instanceOf(ConnectError);
+    expect((error as ConnectError).code).to.equal(Code.Unavailable);
+    expect(pages.length).to.be.within(1, 29);
+    expect(pages.at(-1)!.nextPageToken).to.not.equal("");
+    const sids = pages.flatMap((p) => p.participants.map((x) => x.sid));
+    expect(new Set(sids).size).to.equal(pages.length * 100);
+  });
+
+  it("lets a unary call in flight finish before the server closes", async () => {
+    const redis = await startRedis();
+    try {
+      const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: 5000 });
+      const client = connectJsonHttp1(ParticipantService, server.url);
+      await client.join({ room: "inflight", identity: "warm" });
+      redis.signal("SIGSTOP");
+      const join = client.join({ room: "inflight", identity: "late" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const closed = server.close();
+      setTimeout(() => redis.signal("SIGCONT"), 300);
+      const joined = await join;
+      expect(joined.participant!.identity).to.equal("late");
+      await closed;
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`the process exits cleanly on ${signal}`, async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", REDIS_URL: "" }, stdio: ["ignore", "pipe", "inherit"] });
+      let output = "";
+      const serving = new Promise<string>((resolve) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /serving .* on (http:\/\/\S+)/.exec(output);
+          if (match) resolve(match[1]!);
+        });
+      });
+      const url = await serving;
+      expect(output.split("\n")[0]).to.match(/^rollcall: store: in-memory store/);
+      const joined = await connectJsonHttp1(ParticipantService, url).join({ room: "r", identity: "a" });
+      expect(joined.participant!.identity).to.equal("a");
+      child.kill(signal);
+      const [code] = await once(child, "exit");
+      expect(code).to.equal(0);
+      expect(output).to.contain(`${signal}: finishing calls in flight`);
+    });
+  }
+});
