@@ -16,9 +16,24 @@ export function encodePageToken(position: PagePosition<string>): string {
   return Buffer.from(`${status}.${cursor.time}.${cursor.sid}`).toString("base64url");
 }
 
-export function decodePageToken<Status extends string>(token: string, statuses: readonly Status[], field = "page_token"): PagePosition<Status> {
+// The position a token names, checked against the status the caller asked for.
+export function decodePageToken<Status extends string>(token: string, statuses: readonly Status[], requested: Status | undefined): PagePosition<Status> {
   const match = tokenForm.exec(Buffer.from(token, "base64url").toString("latin1"));
   const status = match?.[1] as Status | undefined;
-  if (match === null || !statuses.includes(status!)) throw invalid("invalid_parameter", field, "is not a page token issued by this server");
+  if (match === null || !statuses.includes(status!)) throw invalid("invalid_parameter", "page_token", "is not a page token issued by this server");
+  if (requested !== undefined && requested !== status) throw invalid("invalid_parameter", "page_token", `was issued for status ${status}, not ${requested}`);
   return { status: status!, cursor: { time: Number(match[2]), sid: match[3]! } };
+}
+
+// Splits records read with a limit of pageSize + 1 into one page and the
+// position after it, if more records follow.
+export function cutPage<T extends { sid: string }, Status extends string>(
+  found: T[],
+  pageSize: number,
+  status: Status,
+  timeOf: (record: T) => number,
+): { page: T[]; next: PagePosition<Status> | undefined } {
+  const page = found.slice(0, pageSize);
+  const last = page.at(-1);
+  return { page, next: found.length > pageSize && last ? { status, cursor: { time: timeOf(last), sid: last.sid } } : undefined };
 }

@@ -2,7 +2,7 @@ import type { ParticipantRecord, ParticipantStatus, RoomRecord } from "../store/
 import { participantStatuses } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { invalid, quote, RollcallError } from "./errors.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import type { RoomOperations } from "./rooms.js";
 import { checkIdentity, pageSizeOf } from "./rules.js";
 import { newSid, parseSid } from "./sids.js";
@@ -86,10 +86,7 @@ export class ParticipantOperations {
   async *pages(accountSid: string, input: ListParticipantsInput): AsyncGenerator<ParticipantPage, void> {
     const limit = pageSizeOf(input.pageSize);
     const identity = input.identity ? checkIdentity(input.identity) : undefined;
-    let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses) : undefined;
-    if (position !== undefined && input.status !== undefined && position.status !== input.status) {
-      throw invalid("invalid_parameter", "page_token", `was issued for status ${position.status}, not ${input.status}`);
-    }
+    let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses, input.status) : undefined;
     const room = await this.rooms.get(accountSid, input.room);
     const status = input.status ?? position?.status ?? (room.status === "in-progress" ? "connected" : "disconnected");
     for (;;) {
@@ -101,10 +98,9 @@ export class ParticipantOperations {
         cursor: position?.cursor,
         limit: limit + 1,
       });
-      const participants = found.slice(0, limit);
-      const last = participants.at(-1);
-      position = found.length > limit && last ? { status, cursor: { time: last.startTime, sid: last.sid } } : undefined;
-      yield { participants, nextPageToken: position ? encodePageToken(position) : "" };
+      const { page, next } = cutPage(found, limit, status, (p) => p.startTime);
+      position = next;
+      yield { participants: page, nextPageToken: position ? encodePageToken(position) : "" };
       if (position === undefined) return;
     }
   }

@@ -2,7 +2,7 @@ import type { RoomRecord, RoomStatus } from "../store/records.js";
 import { roomStatuses } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { invalid, quote, RollcallError } from "./errors.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import { checkRange, checkRoomName, pageSizeOf } from "./rules.js";
 import { newSid, parseSid } from "./sids.js";
 
@@ -77,10 +77,7 @@ export class RoomOperations {
 
   async list(accountSid: string, input: ListRoomsInput): Promise<RoomPage> {
     const limit = pageSizeOf(input.pageSize);
-    const position = input.pageToken ? decodePageToken(input.pageToken, roomStatuses) : undefined;
-    if (position !== undefined && input.status !== undefined && position.status !== input.status) {
-      throw invalid("invalid_parameter", "page_token", `was issued for status ${position.status}, not ${input.status}`);
-    }
+    const position = input.pageToken ? decodePageToken(input.pageToken, roomStatuses, input.status) : undefined;
     const status = input.status ?? position?.status ?? "in-progress";
     const rooms = await this.store.listRooms(accountSid, {
       status,
@@ -90,10 +87,8 @@ export class RoomOperations {
       cursor: position?.cursor,
       limit: limit + 1,
     });
-    const page = rooms.slice(0, limit);
-    const last = page.at(-1);
-    const nextPageToken = rooms.length > limit && last ? encodePageToken({ status, cursor: { time: last.dateCreated, sid: last.sid } }) : "";
-    return { rooms: page, nextPageToken };
+    const { page, next } = cutPage(rooms, limit, status, (room) => room.dateCreated);
+    return { rooms: page, nextPageToken: next ? encodePageToken(next) : "" };
   }
 
   // Completes a room. Only "completed" may be asked for.
