@@ -1,4 +1,4 @@
-import type { ParticipantRecord, ParticipantStatus, RoomRecord } from "../store/records.js";
+import type { ParticipantRecord, ParticipantStatus } from "../store/records.js";
 import { participantStatuses } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { invalid, quote, RollcallError } from "./errors.js";
@@ -60,18 +60,17 @@ export class ParticipantOperations {
 
   // A participant by sid (any status) or by the identity of a present one.
   async get(accountSid: string, room: string, participant: string): Promise<ParticipantRecord> {
-    const target = await this.rooms.get(accountSid, room);
-    return this.find(accountSid, target, participant);
+    return this.find(accountSid, await this.rooms.sidOf(accountSid, room), participant);
   }
 
   // Disconnects a participant. Only "disconnected" may be asked for; a
   // disconnected participant comes back unchanged.
   async update(accountSid: string, room: string, participant: string, status: ParticipantStatus | undefined): Promise<ParticipantRecord> {
     if (status !== "disconnected") throw invalid("status_invalid", "status", `must be disconnected, got ${status ?? "nothing"}`);
-    const target = await this.rooms.get(accountSid, room);
-    const found = await this.find(accountSid, target, participant);
-    const updated = await this.store.disconnectParticipant(accountSid, target.sid, found.sid, this.now());
-    if (updated === undefined) throw notFound(participant, target);
+    const roomSid = await this.rooms.sidOf(accountSid, room);
+    const sid = parseSid("PA", participant) ?? (await this.find(accountSid, roomSid, participant)).sid;
+    const updated = await this.store.disconnectParticipant(accountSid, roomSid, sid, this.now());
+    if (updated === undefined) throw notFound(participant, roomSid);
     return updated;
   }
 
@@ -105,21 +104,21 @@ export class ParticipantOperations {
     }
   }
 
-  private async find(accountSid: string, room: RoomRecord, participant: string): Promise<ParticipantRecord> {
+  private async find(accountSid: string, roomSid: string, participant: string): Promise<ParticipantRecord> {
     if (participant === "") throw invalid("invalid_parameter", "participant", "is required (a participant sid or identity)");
     const sid = parseSid("PA", participant);
     const found =
       sid !== undefined
-        ? await this.store.getParticipant(accountSid, room.sid, sid)
-        : await this.store.findPresentParticipant(accountSid, room.sid, checkIdentity(participant, "participant"));
-    if (found === undefined) throw notFound(participant, room);
+        ? await this.store.getParticipant(accountSid, roomSid, sid)
+        : await this.store.findPresentParticipant(accountSid, roomSid, checkIdentity(participant, "participant"));
+    if (found === undefined) throw notFound(participant, roomSid);
     return found;
   }
 }
 
-function notFound(participant: string, room: RoomRecord): RollcallError {
+function notFound(participant: string, roomSid: string): RollcallError {
   return new RollcallError(
     "participant_not_found",
-    `no participant ${quote(participant)} in room ${room.sid} (a participant sid, or the identity of a present participant)`,
+    `no participant ${quote(participant)} in room ${roomSid} (a participant sid, or the identity of a present participant)`,
   );
 }

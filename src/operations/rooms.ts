@@ -64,6 +64,13 @@ export class RoomOperations {
     return found;
   }
 
+  // The sid of a room named by sid or by the unique name of an in-progress
+  // room. A sid is taken as given without a read: the store scopes every call
+  // to the account, so a foreign or missing room finds nothing there.
+  async sidOf(accountSid: string, room: string): Promise<string> {
+    return parseSid("RM", room) ?? (await this.get(accountSid, room)).sid;
+  }
+
   // The room a participant joins: by sid, or by name, creating an in-progress
   // room of that name when none exists (ad-hoc rooms).
   async getOrCreate(accountSid: string, room: string): Promise<RoomRecord> {
