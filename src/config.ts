@@ -5,16 +5,15 @@ export interface Config {
   port: number;
   host: string;
   redisUrl: string | undefined;
-  // The account every call acts for, until authentication arrives.
-  accountSid: string;
+  // ROLLCALL_CREDENTIALS_FILE; without it, development credentials are made at start.
+  credentialsFile: string | undefined;
+  // Base of the absolute URLs in REST responses, e.g. https://video.example.com.
+  publicUrl: string | undefined;
   maxParticipants: number;
   maxRequestBytes: number;
   redisCommandTimeoutMs: number;
   shutdownGraceMs: number;
 }
-
-// Used when ROLLCALL_ACCOUNT_SID is unset; printed at start.
-export const developmentAccountSid = "AC" + "0".repeat(32);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -25,7 +24,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
-    accountSid: accountSid(env),
+    credentialsFile: env.ROLLCALL_CREDENTIALS_FILE || undefined,
+    publicUrl: publicUrl(env),
     maxParticipants: integer(env, "ROLLCALL_MAX_PARTICIPANTS", 50, 1, 1_000_000),
     maxRequestBytes: integer(env, "ROLLCALL_MAX_REQUEST_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
     redisCommandTimeoutMs: integer(env, "ROLLCALL_REDIS_TIMEOUT_MS", 2000, 10, 600_000),
@@ -43,9 +43,17 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-function accountSid(env: NodeJS.ProcessEnv): string {
-  const text = env.ROLLCALL_ACCOUNT_SID;
-  if (text === undefined || text === "") return developmentAccountSid;
-  if (!/^AC[0-9a-f]{32}$/.test(text)) throw new ConfigError(`ROLLCALL_ACCOUNT_SID must be "AC" and 32 lowercase hex digits, got ${JSON.stringify(text)}`);
-  return text;
+function publicUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const text = env.PUBLIC_URL;
+  if (text === undefined || text === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.search !== "" || url.hash !== "") {
+    throw new ConfigError(`PUBLIC_URL must be an absolute http or https URL without query or fragment, got ${JSON.stringify(text)}`);
+  }
+  return text.replace(/\/+$/, "");
 }

@@ -1,16 +1,35 @@
-import { ConfigError, configFromEnv, developmentAccountSid } from "./config.js";
-import { openStore, startServer } from "./server.js";
+import { configFromEnv } from "./config.js";
+import { developmentCredentials, loadCredentials, type Credentials } from "./credentials.js";
+import { openStore, startServer, type Log } from "./server.js";
 
-const log = (message: string) => console.log(`rollcall: ${message}`);
+const log: Log = (message) => console.log(`rollcall: ${message}`);
+
+// The credentials from the configured file, or development credentials made
+// now, with the lines that announce them.
+function credentialsOf(file: string | undefined): { credentials: Credentials; announcement: string[] } {
+  if (file !== undefined) {
+    const credentials = loadCredentials(file);
+    return { credentials, announcement: [`credentials: ${credentials.users.size} accounts and API keys from ${file}`] };
+  }
+  const dev = developmentCredentials();
+  return {
+    credentials: dev.credentials,
+    announcement: [
+      "credentials: ROLLCALL_CREDENTIALS_FILE is not set, so these were made for local use only:",
+      `  account ${dev.accountSid} auth token ${dev.authToken}`,
+      `  API key ${dev.apiKeySid} secret ${dev.apiKeySecret} (for ${dev.accountSid})`,
+    ],
+  };
+}
 
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
+  const { credentials, announcement } = credentialsOf(config.credentialsFile);
   const store = await openStore(config);
   log(`store: ${store.description}`);
-  if (config.accountSid === developmentAccountSid) log(`account: ${config.accountSid} (development account; set ROLLCALL_ACCOUNT_SID)`);
-  else log(`account: ${config.accountSid}`);
-  const server = await startServer(config, store, log);
-  log(`serving gRPC, gRPC-Web and Connect on ${server.url}`);
+  announcement.forEach(log);
+  const server = await startServer(config, store, credentials, log);
+  log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -30,6 +49,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`rollcall: cannot start: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}`);
+  console.error(`rollcall: cannot start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

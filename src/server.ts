@@ -1,13 +1,15 @@
-import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
+import type { Credentials } from "./credentials.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { RedisStore } from "./store/redis-store.js";
 import type { Store } from "./store/store.js";
+import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
-import { accountKey } from "./transports/rpc/account.js";
+import { isRestPath, restHandler } from "./transports/rest/handler.js";
+import { authenticationInterceptor } from "./transports/rpc/authentication.js";
 import { errorInterceptor } from "./transports/rpc/errors.js";
 import { rpcRoutes } from "./transports/rpc/routes.js";
 
@@ -28,18 +30,19 @@ export async function openStore(config: Config): Promise<Store> {
 }
 
 // Wires the layers: transports over operations over the store.
-export async function startServer(config: Config, store: Store, log: Log): Promise<RunningServer> {
+export async function startServer(config: Config, store: Store, credentials: Credentials, log: Log): Promise<RunningServer> {
   const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants });
   const participants = new ParticipantOperations(store, rooms);
+  const auth = new BasicAuth(credentials);
   const draining = new AbortController();
-  const handler = connectNodeAdapter({
+  const rpc = connectNodeAdapter({
     routes: rpcRoutes(participants, rooms, draining.signal),
     readMaxBytes: config.maxRequestBytes,
     writeMaxBytes: 64 * 1024 * 1024,
-    interceptors: [errorInterceptor(log)],
-    contextValues: () => createContextValues().set(accountKey, config.accountSid),
+    interceptors: [errorInterceptor(log), authenticationInterceptor(auth)],
   });
-  const server = new OnePortServer(handler, { handshakeTimeoutMs: 10_000 });
+  const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
+  const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
   const address = await server.listen(config.port, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {

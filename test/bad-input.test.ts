@@ -4,7 +4,7 @@ import { ParticipantService, ParticipantStatus } from "../gen/rollcall/v1/partic
 import { RoomService, RoomStatus } from "../gen/rollcall/v1/room_pb.js";
 import { eachBackend } from "./support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
-import { startRollcall } from "./support/rollcall.js";
+import { startRollcall, testAuthorization } from "./support/rollcall.js";
 
 const unusual = ["{", "}", ":", "*", "a b", "{RM00}:p:*", "😀 party 🎉", "𝒜𝓁𝒾𝒸ℯ", `quote"s\\and'apostrophes`, "x".repeat(128), "😀".repeat(128)];
 
@@ -17,7 +17,7 @@ eachBackend((backend) => {
     let snapshot: () => Promise<unknown>;
 
     async function post(method: string, body: string, contentType = "application/json") {
-      const res = await fetch(`${server.url}/rollcall.v1.${method}`, { method: "POST", headers: { "content-type": contentType }, body });
+      const res = await fetch(`${server.url}/rollcall.v1.${method}`, { method: "POST", headers: { "content-type": contentType, authorization: testAuthorization }, body });
       return { status: res.status, body: (await res.json()) as { code: string; message: string } };
     }
 
@@ -129,9 +129,9 @@ eachBackend((backend) => {
     });
 
     it("unknown paths and methods get Connect errors, not crashes", async () => {
-      const unknown = await fetch(`${server.url}/rollcall.v1.ParticipantService/Nope`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      const unknown = await fetch(`${server.url}/rollcall.v1.ParticipantService/Nope`, { method: "POST", headers: { "content-type": "application/json", authorization: testAuthorization }, body: "{}" });
       expect(unknown.status).to.equal(404);
-      const wrongType = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+      const wrongType = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, { method: "POST", headers: { "content-type": "text/plain", authorization: testAuthorization }, body: "{}" });
       expect(wrongType.status).to.equal(415);
     });
   });

@@ -9,7 +9,7 @@ import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSche
 import { RoomService, RoomStatus, type Room } from "../gen/rollcall/v1/room_pb.js";
 import { eachBackend } from "./support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, type GrpcJsClient } from "./support/clients.js";
-import { startRollcall, testAccount } from "./support/rollcall.js";
+import { startRollcall, testAccount, testAuthorization } from "./support/rollcall.js";
 
 const run = promisify(execFile);
 
@@ -45,7 +45,7 @@ eachBackend((backend) => {
         const p = joined.participant!;
         expect(p.sid).to.match(/^PA[0-9a-f]{32}$/);
         expect(p.roomSid).to.match(/^RM[0-9a-f]{32}$/);
-        expect(p.accountSid).to.equal(testAccount);
+        expect(p.accountSid).to.equal(testAccount.sid);
         expect(p.status).to.equal(ParticipantStatus.CONNECTED);
         expect(p.startTime).to.deep.equal(p.dateCreated);
         expect(p.endTime).to.equal(undefined);
@@ -270,7 +270,7 @@ eachBackend((backend) => {
         const room = freshRoomName();
         const res = await fetch(`${server.url}/rollcall.v1.ParticipantService/Join`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: testAuthorization },
           body: JSON.stringify({ room, identity: "fetch" }),
         });
         expect(res.status).to.equal(200);
@@ -279,7 +279,7 @@ eachBackend((backend) => {
         expect(body.participant.startTime).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
         const missing = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: testAuthorization },
           body: JSON.stringify({ room, participant: "nobody" }),
         });
         expect(missing.status).to.equal(404);
@@ -289,7 +289,7 @@ eachBackend((backend) => {
       it("buf curl --schema proto calls Get and a streamed List over gRPC", async () => {
         const room = freshRoomName();
         const joined = (await participants.join({ room, identity: "buf" })).participant!;
-        const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge"];
+        const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: ${testAuthorization}`];
         const get = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
         expect(JSON.parse(get.stdout).participant.sid).to.equal(joined.sid);
         const list = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
 import { connectJsonHttp1 } from "./support/clients.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
-import { startRollcall } from "./support/rollcall.js";
+import { startRollcall, testAuthorization } from "./support/rollcall.js";
 
 describe("store faults (redis store)", () => {
   let redis: TestRedis;
@@ -52,7 +52,7 @@ describe("store faults (redis store)", () => {
       const started = Date.now();
       const res = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, {
         method: "POST",
-        headers: { "content-type": "application/json", "connect-timeout-ms": "200" },
+        headers: { "content-type": "application/json", "connect-timeout-ms": "200", authorization: testAuthorization },
         body: JSON.stringify({ room: "slow", participant: "x" }),
       });
       expect(((await res.json()) as { code: string }).code).to.equal("deadline_exceeded");

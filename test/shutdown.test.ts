@@ -7,13 +7,13 @@ import { RoomService } from "../gen/rollcall/v1/room_pb.js";
 import { newSid } from "../src/operations/sids.js";
 import { connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
 import { startRedis } from "./support/redis-server.js";
-import { startRollcall, testAccount } from "./support/rollcall.js";
+import { basic, startRollcall, testAccount } from "./support/rollcall.js";
 
 describe("graceful shutdown", () => {
   it("ends a List stream after its current page with Unavailable and a token to resume from", async () => {
     const server = await startRollcall({ maxParticipants: 5000 });
     const room = (await connectJsonHttp1(RoomService, server.url).create({ maxParticipants: 5000 })).room!;
-    for (let i = 0; i < 3000; i++) await server.store.join(testAccount, room.sid, newSid("PA"), `p${i}`, 1_700_000_000_000 + i);
+    for (let i = 0; i < 3000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`, 1_700_000_000_000 + i);
     const client = connectBinaryHttp2(ParticipantService, server.url);
     const pages: ParticipantServiceListResponse[] = [];
     let closing: Promise<void> | undefined;
@@ -54,7 +54,7 @@ describe("graceful shutdown", () => {
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`the process exits cleanly on ${signal}`, async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", REDIS_URL: "" }, stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" }, stdio: ["ignore", "pipe", "inherit"] });
       let output = "";
       const serving = new Promise<string>((resolve) => {
         child.stdout.on("data", (chunk: Buffer) => {
@@ -65,7 +65,8 @@ describe("graceful shutdown", () => {
       });
       const url = await serving;
       expect(output.split("\n")[0]).to.match(/^rollcall: store: in-memory store/);
-      const joined = await connectJsonHttp1(ParticipantService, url).join({ room: "r", identity: "a" });
+      const [, account, token] = /account (AC[0-9a-f]{32}) auth token (\S+)/.exec(output)!;
+      const joined = await connectJsonHttp1(ParticipantService, url, basic(account!, token!)).join({ room: "r", identity: "a" });
       expect(joined.participant!.identity).to.equal("a");
       child.kill(signal);
       const [code] = await once(child, "exit");

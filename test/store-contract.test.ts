@@ -287,6 +287,34 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
       expect(gone?.endTime).to.equal(alice.startTime);
     });
 
+    it("anonymizeParticipant replaces a present participant's identity with its sid everywhere", async () => {
+      const room = await createRoom();
+      const alice = await join(room, "alice", at(10));
+      const anonymous = await store.anonymizeParticipant(room.accountSid, room.sid, alice.sid, at(20));
+      const expected: ParticipantRecord = { ...alice, identity: alice.sid, dateUpdated: at(20) };
+      expect(anonymous).to.deep.equal(expected);
+      expect(await reread(alice)).to.deep.equal(expected);
+      expect(await store.findPresentParticipant(room.accountSid, room.sid, "alice")).to.equal(undefined);
+      expect(await store.findPresentParticipant(room.accountSid, room.sid, alice.sid)).to.deep.equal(expected);
+      expect(await listParticipants(room, { identity: "alice" })).to.deep.equal([]);
+      expect(await listParticipants(room, { identity: alice.sid })).to.deep.equal([expected]);
+      const newAlice = await join(room, "alice", at(30));
+      expect(sids(await listParticipants(room, {}))).to.deep.equal([alice.sid, newAlice.sid]);
+    });
+
+    it("anonymizeParticipant works on a disconnected participant and repeats harmlessly", async () => {
+      const room = await createRoom();
+      const alice = await join(room, "alice", at(10));
+      await store.disconnectParticipant(room.accountSid, room.sid, alice.sid, at(20));
+      const anonymous = await store.anonymizeParticipant(room.accountSid, room.sid, alice.sid, at(30));
+      expect(anonymous).to.include({ identity: alice.sid, status: "disconnected", endTime: at(20), dateUpdated: at(30) });
+      expect(await store.anonymizeParticipant(room.accountSid, room.sid, alice.sid, at(40))).to.deep.equal(anonymous);
+      expect(sids(await listParticipants(room, { status: "disconnected", identity: alice.sid }))).to.deep.equal([alice.sid]);
+      expect(await listParticipants(room, { status: "disconnected", identity: "alice" })).to.deep.equal([]);
+      expect(await store.anonymizeParticipant(newSid("AC"), room.sid, alice.sid, at(50))).to.equal(undefined);
+      expect(await store.anonymizeParticipant(room.accountSid, room.sid, newSid("PA"), at(50))).to.equal(undefined);
+    });
+
     it("completeRoom completes the room and disconnects its present participants", async () => {
       const room = await createRoom();
       const alice = await join(room, "alice", at(10));

@@ -29,12 +29,13 @@ export class RollcallError extends Error {
 
   constructor(
     readonly reason: ErrorReason,
-    message: string,
+    // What went wrong; for a field at fault, the rule it broke.
+    readonly rule: string,
     // The request field at fault; the message starts with its name. (No colon
     // after it: grpc-js clients leave a percent-encoded colon in grpc-message.)
     readonly field?: string,
   ) {
-    super(field === undefined ? message : `${field} ${message}`);
+    super(field === undefined ? rule : `${field} ${rule}`);
     this.kind = kindOfReason[reason];
   }
 }

@@ -67,11 +67,19 @@ export class ParticipantOperations {
   // disconnected participant comes back unchanged.
   async update(accountSid: string, room: string, participant: string, status: ParticipantStatus | undefined): Promise<ParticipantRecord> {
     if (status !== "disconnected") throw invalid("status_invalid", "status", `must be disconnected, got ${status ?? "nothing"}`);
-    const roomSid = await this.rooms.sidOf(accountSid, room);
-    const sid = parseSid("PA", participant) ?? (await this.find(accountSid, roomSid, participant)).sid;
+    const { roomSid, sid } = await this.sidsOf(accountSid, room, participant);
     const updated = await this.store.disconnectParticipant(accountSid, roomSid, sid, this.now());
     if (updated === undefined) throw notFound(participant, roomSid);
     return updated;
+  }
+
+  // Replaces a participant's identity with its sid, removing the one piece of
+  // personal data rollcall keeps about it.
+  async anonymize(accountSid: string, room: string, participant: string): Promise<ParticipantRecord> {
+    const { roomSid, sid } = await this.sidsOf(accountSid, room, participant);
+    const anonymized = await this.store.anonymizeParticipant(accountSid, roomSid, sid, this.now());
+    if (anonymized === undefined) throw notFound(participant, roomSid);
+    return anonymized;
   }
 
   // One page of a room's participants.
@@ -102,6 +110,13 @@ export class ParticipantOperations {
       yield { participants: page, nextPageToken: position ? encodePageToken(position) : "" };
       if (position === undefined) return;
     }
+  }
+
+  // The sids of a room and of a participant in it; a participant named by sid
+  // is taken as given, as the store's change will find it or not.
+  private async sidsOf(accountSid: string, room: string, participant: string): Promise<{ roomSid: string; sid: string }> {
+    const roomSid = await this.rooms.sidOf(accountSid, room);
+    return { roomSid, sid: parseSid("PA", participant) ?? (await this.find(accountSid, roomSid, participant)).sid };
   }
 
   private async find(accountSid: string, roomSid: string, participant: string): Promise<ParticipantRecord> {

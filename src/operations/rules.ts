@@ -51,7 +51,7 @@ export function checkRange(value: number, min: number, max: number, field: strin
   return value;
 }
 
-export function pageSizeOf(value: number | undefined, field = "page_size"): number {
-  if (value === undefined || value === 0) return defaultPageSize;
-  return checkRange(value, 1, maxPageSize, field, "page_size_out_of_range");
+export function pageSizeOf(value: number | undefined): number {
+  if (value === undefined) return defaultPageSize;
+  return checkRange(value, 1, maxPageSize, "page_size", "page_size_out_of_range");
 }

@@ -120,6 +120,23 @@ export class MemoryStore implements Store {
     return { ...disconnect(state!, participant, now) };
   }
 
+  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    const participant = state?.participants.get(sid);
+    if (participant === undefined) return undefined;
+    if (participant.identity !== sid) {
+      unindexParticipant(state!, participant);
+      if (state!.present.get(participant.identity) === sid) {
+        state!.present.delete(participant.identity);
+        state!.present.set(sid, sid);
+      }
+      participant.identity = sid;
+      participant.dateUpdated = Math.max(now, participant.startTime);
+      indexParticipant(state!, participant);
+    }
+    return { ...participant };
+  }
+
   async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantRecord[]> {
     const state = this.room(accountSid, roomSid);
     if (state === undefined) return [];

@@ -174,6 +174,13 @@ export class RedisStore implements Store {
     });
   }
 
+  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined> {
+    return this.guard(async () => {
+      const reply = (await this.redis.rcAnonymizeParticipant(roomKeys(roomSid).room, accountSid, sid, encodeTime(now))) as ParticipantReply | null;
+      return reply === null ? undefined : decodeParticipant(roomSid, accountSid, reply);
+    });
+  }
+
   async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantRecord[]> {
     return this.guard(async () => {
       const keys = roomKeys(roomSid);

@@ -61,6 +61,8 @@ export interface Store {
   findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined>;
   // Disconnects a present participant; a disconnected one comes back unchanged.
   disconnectParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined>;
+  // Replaces a participant's identity with its sid, whatever its status.
+  anonymizeParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined>;
   // Participants of one status in (start time, sid) order.
   listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantRecord[]>;
 

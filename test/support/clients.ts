@@ -1,20 +1,29 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { testAuthorization } from "./rollcall.js";
 
-// Clients of every protocol the server speaks, each over a real socket.
+// Clients of every protocol the server speaks, each over a real socket, each
+// sending the given authorization header (the test account's by default).
 
-export function connectJsonHttp1<S extends DescService>(service: S, baseUrl: string): Client<S> {
-  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+function authorizing(authorization: string): Interceptor {
+  return (next) => (req) => {
+    if (authorization !== "") req.header.set("authorization", authorization);
+    return next(req);
+  };
 }
 
-export function connectBinaryHttp2<S extends DescService>(service: S, baseUrl: string): Client<S> {
-  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }));
+export function connectJsonHttp1<S extends DescService>(service: S, baseUrl: string, authorization = testAuthorization): Client<S> {
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [authorizing(authorization)] }));
 }
 
-export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string): Client<S> {
-  return createClient(service, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }));
+export function connectBinaryHttp2<S extends DescService>(service: S, baseUrl: string, authorization = testAuthorization): Client<S> {
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing(authorization)] }));
+}
+
+export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string, authorization = testAuthorization): Client<S> {
+  return createClient(service, createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: [authorizing(authorization)] }));
 }
 
 // A @grpc/grpc-js client built from the generated descriptors, with promise
@@ -22,7 +31,7 @@ export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string)
 // message received.
 export type GrpcJsClient = grpc.Client & Record<string, (request: object, metadata?: grpc.Metadata) => Promise<any>>;
 
-export function grpcJs(service: DescService, address: string): GrpcJsClient {
+export function grpcJs(service: DescService, address: string, authorization = testAuthorization): GrpcJsClient {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of service.methods) {
     definition[method.localName] = {
@@ -38,11 +47,16 @@ export function grpcJs(service: DescService, address: string): GrpcJsClient {
   const Constructor = grpc.makeGenericClientConstructor(definition, service.typeName);
   const raw = new Constructor(address, grpc.credentials.createInsecure()) as unknown as Record<string, any>;
   const client = raw as GrpcJsClient;
+  const authorized = () => {
+    const metadata = new grpc.Metadata();
+    if (authorization !== "") metadata.set("authorization", authorization);
+    return metadata;
+  };
   for (const method of service.methods) {
     const call = raw[method.localName].bind(raw);
     (client as Record<string, unknown>)[method.localName] =
       method.methodKind === "server_streaming"
-        ? (request: object, metadata = new grpc.Metadata()) =>
+        ? (request: object, metadata = authorized()) =>
             new Promise((resolve, reject) => {
               const received: unknown[] = [];
               const stream = call(request, metadata);
@@ -50,7 +64,7 @@ export function grpcJs(service: DescService, address: string): GrpcJsClient {
               stream.on("error", reject);
               stream.on("end", () => resolve(received));
             })
-        : (request: object, metadata = new grpc.Metadata()) =>
+        : (request: object, metadata = authorized()) =>
             new Promise((resolve, reject) => call(request, metadata, (error: unknown, response: unknown) => (error ? reject(error) : resolve(response))));
   }
   return client;

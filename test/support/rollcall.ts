@@ -1,14 +1,37 @@
 import { configFromEnv, type Config } from "../../src/config.js";
+import { parseCredentials } from "../../src/credentials.js";
 import { openStore, startServer, type RunningServer } from "../../src/server.js";
 
-export const testAccount = "AC" + "1".repeat(32);
+// Two accounts, the first with an API key, so tests can act as either and
+// check that neither sees the other's data.
+export const testAccount = { sid: "AC" + "1".repeat(32), token: "token-of-account-one" };
+export const otherAccount = { sid: "AC" + "2".repeat(32), token: "token-of-account-two" };
+export const testApiKey = { sid: "SK" + "3".repeat(32), secret: "secret-of-key-three" };
+
+export function basic(user: string, password: string): string {
+  return "Basic " + Buffer.from(`${user}:${password}`).toString("base64");
+}
+
+export const testAuthorization = basic(testAccount.sid, testAccount.token);
+export const otherAuthorization = basic(otherAccount.sid, otherAccount.token);
+
+export const testCredentials = parseCredentials(
+  {
+    accounts: [
+      { sid: testAccount.sid, auth_token: testAccount.token },
+      { sid: otherAccount.sid, auth_token: otherAccount.token },
+    ],
+    api_keys: [{ sid: testApiKey.sid, secret: testApiKey.secret, account_sid: testAccount.sid }],
+  },
+  "test credentials",
+);
 
 // A rollcall server on a free port of 127.0.0.1, on the memory store or, with
 // redisUrl, on Redis. Its log lines are kept, not printed.
 export async function startRollcall(settings: Partial<Config> = {}): Promise<RunningServer & { logs: string[] }> {
-  const config: Config = { ...configFromEnv({}), port: 0, accountSid: testAccount, shutdownGraceMs: 2000, ...settings };
+  const config: Config = { ...configFromEnv({}), port: 0, shutdownGraceMs: 2000, ...settings };
   const logs: string[] = [];
   const store = await openStore(config);
-  const server = await startServer(config, store, (line) => logs.push(line));
+  const server = await startServer(config, store, testCredentials, (line) => logs.push(line));
   return { ...server, logs };
 }

@@ -39,7 +39,8 @@ export function participantService(participants: ParticipantOperations, draining
         identity: req.identity,
         dateCreatedAfter: msOf(req.dateCreatedAfter),
         dateCreatedBefore: msOf(req.dateCreatedBefore),
-        pageSize: req.pageSize,
+        // Zero is protobuf for "not set".
+        pageSize: req.pageSize || undefined,
         pageToken: req.pageToken,
       });
       for await (const page of pages) {

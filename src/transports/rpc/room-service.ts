@@ -37,7 +37,8 @@ export function roomService(rooms: RoomOperations): ServiceImpl<typeof RoomServi
         uniqueName: req.uniqueName,
         dateCreatedAfter: msOf(req.dateCreatedAfter),
         dateCreatedBefore: msOf(req.dateCreatedBefore),
-        pageSize: req.pageSize,
+        // Zero is protobuf for "not set".
+        pageSize: req.pageSize || undefined,
         pageToken: req.pageToken,
       });
       return create(RoomServiceListResponseSchema, { rooms: page.rooms.map(roomMessage), nextPageToken: page.nextPageToken });

@@ -1,0 +1,81 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+// Who may call rollcall: accounts with their auth tokens, and API keys that
+// each act for one account. Read from ROLLCALL_CREDENTIALS_FILE, whose keys
+// other tools write, so their names are fixed:
+//   {"accounts": [{"sid": "AC…", "auth_token": "…"}],
+//    "api_keys": [{"sid": "SK…", "secret": "…", "account_sid": "AC…"}]}
+export interface Credentials {
+  // username (account sid or API key sid) -> its secret and the account it acts for
+  users: Map<string, { secret: string; accountSid: string }>;
+}
+
+export class CredentialsError extends Error {
+  override readonly name = "CredentialsError";
+}
+
+export function loadCredentials(path: string): Credentials {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CredentialsError(`cannot read ROLLCALL_CREDENTIALS_FILE ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CredentialsError(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON: ${(error as Error).message}`);
+  }
+  return parseCredentials(json, `ROLLCALL_CREDENTIALS_FILE ${path}`);
+}
+
+export function parseCredentials(json: unknown, source: string): Credentials {
+  const fail = (problem: string): never => {
+    throw new CredentialsError(`${source}: ${problem}`);
+  };
+  if (!isObject(json)) fail("must be a JSON object with \"accounts\" and optionally \"api_keys\"");
+  const { accounts, api_keys: apiKeys = [] } = json as Record<string, unknown>;
+  if (!Array.isArray(accounts) || accounts.length === 0) fail("\"accounts\" must be a non-empty array");
+  if (!Array.isArray(apiKeys)) fail("\"api_keys\" must be an array");
+  const users: Credentials["users"] = new Map();
+  (accounts as unknown[]).forEach((entry, i) => {
+    const at = `accounts[${i}]`;
+    if (!isObject(entry)) fail(`${at} must be an object`);
+    const { sid, auth_token: token } = entry as Record<string, unknown>;
+    if (typeof sid !== "string" || !/^AC[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "AC" and 32 hex digits`);
+    if (typeof token !== "string" || token === "") fail(`${at}.auth_token must be a non-empty string`);
+    if (users.has(sid as string)) fail(`${at}.sid ${sid} appears twice`);
+    users.set(sid as string, { secret: token as string, accountSid: sid as string });
+  });
+  (apiKeys as unknown[]).forEach((entry, i) => {
+    const at = `api_keys[${i}]`;
+    if (!isObject(entry)) fail(`${at} must be an object`);
+    const { sid, secret, account_sid: accountSid } = entry as Record<string, unknown>;
+    if (typeof sid !== "string" || !/^SK[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "SK" and 32 hex digits`);
+    if (typeof secret !== "string" || secret === "") fail(`${at}.secret must be a non-empty string`);
+    if (typeof accountSid !== "string" || !users.has(accountSid)) fail(`${at}.account_sid must be the sid of one of the accounts`);
+    if (users.has(sid as string)) fail(`${at}.sid ${sid} appears twice`);
+    users.set(sid as string, { secret: secret as string, accountSid: accountSid as string });
+  });
+  return { users };
+}
+
+// For local use only: one account and one API key with random secrets, made
+// at start when no credentials file is configured.
+export function developmentCredentials(): { credentials: Credentials; accountSid: string; authToken: string; apiKeySid: string; apiKeySecret: string } {
+  const accountSid = "AC" + randomBytes(16).toString("hex");
+  const authToken = randomBytes(16).toString("hex");
+  const apiKeySid = "SK" + randomBytes(16).toString("hex");
+  const apiKeySecret = randomBytes(16).toString("hex");
+  const credentials = parseCredentials(
+    { accounts: [{ sid: accountSid, auth_token: authToken }], api_keys: [{ sid: apiKeySid, secret: apiKeySecret, account_sid: accountSid }] },
+    "development credentials",
+  );
+  return { credentials, accountSid, authToken, apiKeySid, apiKeySecret };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

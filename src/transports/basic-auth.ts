@@ -1,0 +1,28 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Credentials } from "../credentials.js";
+
+// HTTP Basic authentication, the same on every transport: the username is an
+// account sid or an API key sid, the password its auth token or secret.
+export class BasicAuth {
+  constructor(private readonly credentials: Credentials) {}
+
+  // The account the caller acts for, or undefined if the header does not
+  // carry valid credentials.
+  accountOf(authorization: string | null | undefined): string | undefined {
+    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? "");
+    if (match === null) return undefined;
+    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return undefined;
+    const user = this.credentials.users.get(decoded.slice(0, colon));
+    // Compare even for an unknown user, so timing does not tell which users exist.
+    const matches = sameSecret(decoded.slice(colon + 1), user?.secret ?? "\u0000unknown user");
+    return user !== undefined && matches ? user.accountSid : undefined;
+  }
+}
+
+// Constant time whatever the lengths: compares digests, not the secrets.
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}

@@ -1,0 +1,136 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import type { ParticipantOperations } from "../../operations/participants.js";
+import type { RoomOperations } from "../../operations/rooms.js";
+import { RollcallError } from "../../operations/errors.js";
+import { StoreUnavailableError } from "../../store/store.js";
+import type { BasicAuth } from "../basic-auth.js";
+import { errorBody, parameterName, twilioErrorOf } from "./errors.js";
+import { Params } from "./params.js";
+import { matchRoute, restRoutes, type RestReply } from "./routes.js";
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface RestOptions {
+  participants: ParticipantOperations;
+  rooms: RoomOperations;
+  auth: BasicAuth;
+  // Base of the absolute URLs in responses; else the request's scheme and host.
+  publicUrl: string | undefined;
+  maxRequestBytes: number;
+  log: (message: string) => void;
+}
+
+export function isRestPath(url: string | undefined): boolean {
+  return url !== undefined && (url === "/v1" || url.startsWith("/v1/") || url.startsWith("/v1?"));
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly reply: RestReply,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super("http error");
+  }
+}
+
+// The Twilio Video v1 REST API over HTTP/1.1 and HTTP/2: authentication,
+// routing, parameters and Twilio's error bodies. What each route does is in
+// routes.ts.
+export function restHandler(options: RestOptions): (req: Request, res: Response) => void {
+  const routes = restRoutes(options.participants, options.rooms);
+
+  async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
+    const url = new URL(req.url ?? "/", "http://rollcall.invalid");
+    const path = url.pathname.replace(/\/+$/, "");
+    const resource = path.slice("/v1".length);
+    const notFound = () => new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
+    const accountSid = options.auth.accountOf(req.headers.authorization);
+    if (accountSid === undefined) {
+      throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
+    }
+    const segments = resource.split("/").slice(1).map((segment) => decodeSegment(segment) ?? "");
+    const match = matchRoute(routes, segments);
+    if (match === undefined) throw notFound();
+    const action = match.route.methods[req.method ?? ""];
+    if (action === undefined) {
+      const allowed = Object.keys(match.route.methods).join(", ");
+      throw new HttpError({ status: 405, body: errorBody(405, 20004, `Method ${req.method} not allowed; use ${allowed}`) }, { allow: allowed });
+    }
+    const params = req.method === "POST" ? new Params(await readForm(req, options.maxRequestBytes)) : new Params(url.searchParams);
+    try {
+      return { reply: await action({ accountSid, args: match.args, params, base: baseUrl(req, options.publicUrl), path }) };
+    } catch (error) {
+      if (error instanceof RollcallError && error.kind === "not_found") throw notFound();
+      throw error;
+    }
+  }
+
+  return (req, res) => {
+    reply(req).then(
+      ({ reply: { status, body } }) => send(res, status, body),
+      (error: unknown) => {
+        if (error instanceof HttpError) return send(res, error.reply.status, error.reply.body, error.headers, req);
+        if (error instanceof RollcallError) {
+          const { status, code } = twilioErrorOf(error.reason);
+          const message = error.field === undefined ? error.rule : `${parameterName(error.field)} ${error.rule}`;
+          return send(res, status, errorBody(status, code, message));
+        }
+        if (error instanceof StoreUnavailableError) {
+          return send(res, 503, errorBody(503, 20500, "Service unavailable: the store did not answer; try again"), { "retry-after": "1" });
+        }
+        options.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        return send(res, 500, errorBody(500, 20500, "Internal server error"));
+      },
+    );
+  };
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {
+  const type = (req.headers["content-type"] ?? "application/x-www-form-urlencoded").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/x-www-form-urlencoded") {
+    throw new HttpError({ status: 415, body: errorBody(415, 20422, "Content-Type must be application/x-www-form-urlencoded") });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new HttpError({ status: 413, body: errorBody(413, 20422, `The request body is larger than ${maxBytes} bytes`) }, { connection: "close" });
+    }
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+const hostForm = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+function baseUrl(req: Request, publicUrl: string | undefined): string {
+  if (publicUrl !== undefined) return publicUrl;
+  const host = req.headers.host ?? req.headers[":authority"];
+  const local = req.socket.localAddress?.includes(":") ? `[${req.socket.localAddress}]` : req.socket.localAddress;
+  return `http://${typeof host === "string" && hostForm.test(host) ? host : `${local}:${req.socket.localPort}`}`;
+}
+
+function send(res: Response, status: number, body: unknown, headers: Record<string, string> = {}, req?: Request): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  for (const [name, value] of Object.entries(headers)) {
+    // HTTP/2 has no connection header: closing is the session's business.
+    if (name === "connection" && req?.httpVersionMajor !== 1) continue;
+    res.setHeader(name, value);
+  }
+  res.end(text);
+}

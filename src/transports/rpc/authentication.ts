@@ -1,0 +1,16 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { BasicAuth } from "../basic-auth.js";
+import { accountKey } from "./account.js";
+
+// Every RPC carries HTTP Basic credentials in its authorization header (gRPC
+// metadata alike); the account they name is the one the call acts for.
+export function authenticationInterceptor(auth: BasicAuth): Interceptor {
+  return (next) => async (req) => {
+    const accountSid = auth.accountOf(req.header.get("authorization"));
+    if (accountSid === undefined) {
+      throw new ConnectError("missing or wrong credentials: send HTTP Basic authorization with an account sid and auth token, or an API key sid and secret", Code.Unauthenticated);
+    }
+    req.contextValues.set(accountKey, accountSid);
+    return next(req);
+  };
+}
