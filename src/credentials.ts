@@ -25,8 +25,9 @@ export function loadCredentials(path: string): Credentials {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    throw new CredentialsError(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON: ${(error as Error).message}`);
+  } catch {
+    // JSON.parse's message quotes the text around the fault, which may be a secret.
+    throw new CredentialsError(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON`);
   }
   return parseCredentials(json, `ROLLCALL_CREDENTIALS_FILE ${path}`);
 }
