@@ -11,7 +11,7 @@ import { OnePortServer } from "./transports/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/rpc/authentication.js";
 import { errorInterceptor } from "./transports/rpc/errors.js";
-import { rpcRoutes } from "./transports/rpc/routes.js";
+import { publicServices, rpcRoutes } from "./transports/rpc/routes.js";
 
 export interface RunningServer {
   url: string;
@@ -36,10 +36,10 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
   const rpc = connectNodeAdapter({
-    routes: rpcRoutes(participants, rooms, draining.signal),
+    routes: rpcRoutes(participants, rooms, () => store.ping(), draining.signal),
     readMaxBytes: config.maxRequestBytes,
     writeMaxBytes: 64 * 1024 * 1024,
-    interceptors: [errorInterceptor(log), authenticationInterceptor(auth)],
+    interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
   });
   const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
   const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
