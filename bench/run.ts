@@ -1,0 +1,243 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
+import { encodePageToken } from "../src/operations/page-token.js";
+import { newSid } from "../src/operations/sids.js";
+import type { RoomRecord } from "../src/store/records.js";
+import { RedisStore } from "../src/store/redis-store.js";
+import { freePort, startRedis } from "../test/support/redis-server.js";
+import { ensureTools, h2load, wrk, type LoadResult } from "./tools.js";
+
+// npm run bench: starts its own Redis, rollcall and baseline servers, seeds
+// rooms, drives each with a load generator in a separate process, and prints
+// (and writes into docs/BENCHMARKS.md) every figure beside the baseline
+// measured in the same run. BENCH_SECONDS sets the length of each load.
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const account = { sid: "AC" + "b".repeat(32), token: "bench-token" };
+const authorization = "Basic " + Buffer.from(`${account.sid}:${account.token}`).toString("base64");
+const listSizes = [1_000, 10_000, 100_000];
+const children: ChildProcess[] = [];
+
+interface Row {
+  name: string;
+  rollcall: LoadResult;
+  baseline?: LoadResult | undefined;
+  ratio?: number | undefined;
+  goal: string;
+  met?: boolean | undefined;
+}
+
+function startProcess(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<void> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk;
+      if (ready.test(output)) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${output}`)));
+  });
+}
+
+function room(fields: Partial<RoomRecord>): RoomRecord {
+  const now = Date.now();
+  const sid = newSid("RM");
+  return {
+    sid,
+    accountSid: account.sid,
+    uniqueName: sid,
+    status: "in-progress",
+    type: "group",
+    maxParticipants: 1_000_000,
+    maxParticipantDuration: 14400,
+    emptyRoomTimeout: 5,
+    unusedRoomTimeout: 5,
+    statusCallback: "",
+    statusCallbackMethod: "POST",
+    dateCreated: now,
+    dateUpdated: now,
+    endTime: undefined,
+    ...fields,
+  };
+}
+
+// A room of `size` participant records: size/2 identities that each joined
+// twice, so half are connected and half are history.
+async function seedRoom(store: RedisStore, size: number): Promise<RoomRecord> {
+  const record = room({});
+  await store.createRoom(record);
+  const start = Date.now() - size;
+  for (let round = 0; round < 2; round++) {
+    for (let batch = 0; batch < size / 2; batch += 1000) {
+      const joins = [];
+      for (let i = batch; i < Math.min(batch + 1000, size / 2); i++) joins.push(store.join(account.sid, record.sid, newSid("PA"), `user-${i}`, start + round * (size / 2) + i));
+      await Promise.all(joins);
+    }
+  }
+  return record;
+}
+
+// A page token pointing at the middle of a room's connected participants.
+async function middleToken(store: RedisStore, roomSid: string, connected: number): Promise<string> {
+  let cursor;
+  for (let seen = 0; seen < connected / 2; seen += 1000) {
+    const page = await store.listParticipants(account.sid, roomSid, { status: "connected", cursor, limit: Math.min(1000, connected / 2 - seen) });
+    const last = page.at(-1)!;
+    cursor = { time: last.startTime, sid: last.sid };
+  }
+  return encodePageToken({ status: "connected", cursor: cursor! });
+}
+
+async function memoryPerParticipant(redisUrl: string, roomSid: string, participants: number): Promise<number> {
+  const cli = (...args: string[]) => execFileSync("redis-cli", ["-u", redisUrl, ...args], { encoding: "utf8" });
+  let bytes = 0;
+  let cursor = "0";
+  do {
+    const [next, ...keys] = cli("--no-raw", "SCAN", cursor, "MATCH", `rc:{${roomSid}}:*`, "COUNT", "5000")
+      .split("\n")
+      .map((line) => line.replace(/^\d+\)\s*/, "").replace(/^"|"$/g, ""))
+      .filter((line) => line !== "");
+    cursor = next!;
+    for (const key of keys) bytes += Number(cli("MEMORY", "USAGE", key, "SAMPLES", "0").trim());
+  } while (cursor !== "0");
+  return bytes / participants;
+}
+
+const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "n/a");
+const rate = (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "n/a");
+
+function table(rows: Row[]): string {
+  const lines = [
+    "| measurement | rollcall req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio | goal | met |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+  ];
+  for (const row of rows) {
+    const b = row.baseline;
+    lines.push(
+      `| ${row.name} | ${rate(row.rollcall.rps)} | ${ms(row.rollcall.p50Ms)} | ${ms(row.rollcall.p99Ms)} | ${b ? rate(b.rps) : ""} | ${b ? ms(b.p50Ms) : ""} | ${b ? ms(b.p99Ms) : ""} | ${row.ratio === undefined ? "" : row.ratio.toFixed(2)} | ${row.goal} | ${row.met === undefined ? "" : row.met ? "met" : "**not met**"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  ensureTools();
+  execFileSync("npm", ["run", "build"], { stdio: "ignore" });
+  const redis = await startRedis();
+  const scratch = mkdtempSync(join(tmpdir(), "rollcall-bench-"));
+  try {
+    console.log("seeding rooms ...");
+    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000 });
+    const getRoom = await seedRoom(store, 2);
+    const [target] = await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 });
+    const listRooms = [];
+    for (const size of listSizes) listRooms.push({ size, room: await seedRoom(store, size) });
+    const tokens = await Promise.all(listRooms.map(({ size, room: r }) => middleToken(store, r.sid, size / 2)));
+    const joinRoom = room({});
+    const hotRoom = room({});
+    await store.createRoom(joinRoom);
+    await store.createRoom(hotRoom);
+    await store.close();
+
+    const credentials = join(scratch, "credentials.json");
+    writeFileSync(credentials, JSON.stringify({ accounts: [{ sid: account.sid, auth_token: account.token }] }));
+    const ports = { rollcall: await freePort(), grpc: await freePort(), connect: await freePort(), http: await freePort() };
+    await startProcess(
+      process.execPath,
+      ["dist/src/main.js"],
+      { PORT: String(ports.rollcall), REDIS_URL: redis.url, ROLLCALL_CREDENTIALS_FILE: credentials, ROLLCALL_MAX_PARTICIPANTS: "1000000" },
+      /serving/,
+    );
+    for (const kind of ["grpc", "connect", "http"] as const) {
+      await startProcess(process.execPath, ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url], {}, /ready/);
+    }
+
+    const getRequest = create(ParticipantServiceGetRequestSchema, { room: getRoom.sid, participant: target!.sid });
+    const binary = Buffer.from(toBinary(ParticipantServiceGetRequestSchema, getRequest));
+    const grpcFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, binary.length]), binary]);
+    const json = Buffer.from(JSON.stringify({ room: getRoom.sid, participant: target!.sid }));
+    const getPath = "/rollcall.v1.ParticipantService/Get";
+    const h2 = (port: number, body: Buffer, contentType: string, extra: Record<string, string> = {}) =>
+      h2load({ url: `http://127.0.0.1:${port}${getPath}`, body, headers: { "content-type": contentType, authorization, ...extra }, seconds, warmupSeconds: 1, clients: 10, streams: 10 });
+
+    const rows: Row[] = [];
+    const compare = async (name: string, goal: number, rollcall: () => Promise<LoadResult>, baseline: () => Promise<LoadResult>) => {
+      console.log(`measuring ${name} ...`);
+      const b = await baseline();
+      const r = await rollcall();
+      const ratio = r.rps / b.rps;
+      rows.push({ name, rollcall: r, baseline: b, ratio, goal: `>= ${goal} of baseline`, met: ratio >= goal && r.failed === 0 });
+    };
+
+    await compare("Get by sid, gRPC (h2load -c 10 -m 10) vs bare @grpc/grpc-js", 0.8,
+      () => h2(ports.rollcall, grpcFrame, "application/grpc", { te: "trailers" }),
+      () => h2(ports.grpc, grpcFrame, "application/grpc", { te: "trailers" }));
+    await compare("Get by sid, Connect binary (h2load) vs bare connect-node", 0.8,
+      () => h2(ports.rollcall, binary, "application/proto"),
+      () => h2(ports.connect, binary, "application/proto"));
+    await compare("Get by sid, Connect JSON (h2load) vs bare connect-node", 0.8,
+      () => h2(ports.rollcall, json, "application/json"),
+      () => h2(ports.connect, json, "application/json"));
+    const restPath = `/v1/Rooms/${getRoom.sid}/Participants/${target!.sid}`;
+    await compare("REST GET participant, HTTP/1.1 (wrk -c 50) vs bare node:http", 0.7,
+      () => wrk({ url: `http://127.0.0.1:${ports.rollcall}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
+      () => wrk({ url: `http://127.0.0.1:${ports.http}${restPath}`, headers: { authorization }, seconds, connections: 50 }));
+
+    const pages: LoadResult[] = [];
+    for (const [i, { size, room: r }] of listRooms.entries()) {
+      console.log(`measuring a List page in a room of ${size} ...`);
+      const url = `http://127.0.0.1:${ports.rollcall}/v1/Rooms/${r.sid}/Participants?PageSize=50&PageToken=${tokens[i]}`;
+      pages.push(await wrk({ url, headers: { authorization }, seconds, connections: 10 }));
+      rows.push({ name: `List page of 50 from the middle, room of ${size.toLocaleString("en-US")} (REST, wrk -c 10)`, rollcall: pages.at(-1)!, goal: "" });
+    }
+    const listRatio = pages.at(-1)!.p50Ms / pages[0]!.p50Ms;
+    rows.push({ name: "List page p50: 100 000 vs 1 000 participants", rollcall: pages.at(-1)!, baseline: pages[0], ratio: listRatio, goal: "<= 1.5", met: listRatio <= 1.5 });
+
+    console.log("measuring Join ...");
+    const joinUrl = `http://127.0.0.1:${ports.rollcall}/rollcall.v1.ParticipantService/Join`;
+    const joinHeaders = { authorization, "content-type": "application/json" };
+    const distinct = await wrk({ url: joinUrl, method: "POST", headers: joinHeaders, bodyOf: `'{"room":"${joinRoom.sid}","identity":"u' .. n .. '"}'`, seconds, connections: 50 });
+    const hot = await wrk({ url: joinUrl, method: "POST", headers: joinHeaders, body: JSON.stringify({ room: hotRoom.sid, identity: "hot" }), seconds, connections: 50 });
+    rows.push({ name: "Join, distinct identities (Connect JSON, wrk -c 50)", rollcall: distinct, goal: "" });
+    rows.push({ name: "Join, one hot identity vs distinct identities", rollcall: hot, baseline: distinct, ratio: hot.rps / distinct.rps, goal: "" });
+
+    console.log("measuring memory ...");
+    const memory = [];
+    for (const { size, room: r } of listRooms) memory.push({ size, bytes: await memoryPerParticipant(redis.url, r.sid, size) });
+
+    const memoryLines = memory.map(({ size, bytes }) => `| ${size.toLocaleString("en-US")} | ${Math.round(bytes)} | <= 1024 | ${bytes <= 1024 ? "met" : "**not met**"} |`);
+    const results = [
+      `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${execFileSync("redis-server", ["--version"], { encoding: "utf8" }).split(" ")[2]}; each load ${seconds} s after 1 s of warm-up, load generator on the same machine.`,
+      "",
+      table(rows),
+      "",
+      "Redis memory per participant (`MEMORY USAGE … SAMPLES 0` over every key of the room, divided by its participant records; half connected, half history):",
+      "",
+      "| room of | bytes per participant | goal | met |",
+      "|---:|---:|---|---|",
+      ...memoryLines,
+    ].join("\n");
+    console.log("\n" + results + "\n");
+    const doc = "docs/BENCHMARKS.md";
+    const text = readFileSync(doc, "utf8");
+    const start = "<!-- bench results: written by npm run bench -->";
+    const end = "<!-- end of bench results -->";
+    writeFileSync(doc, text.slice(0, text.indexOf(start) + start.length) + "\n" + results + "\n" + text.slice(text.indexOf(end)));
+    console.log(`written into ${doc}`);
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    await redis.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  for (const child of children) child.kill("SIGTERM");
+  process.exit(1);
+});
