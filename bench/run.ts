@@ -1,4 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
+import { Redis } from "ioredis";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -94,18 +95,17 @@ async function middleToken(store: RedisStore, roomSid: string, connected: number
 }
 
 async function memoryPerParticipant(redisUrl: string, roomSid: string, participants: number): Promise<number> {
-  const cli = (...args: string[]) => execFileSync("redis-cli", ["-u", redisUrl, ...args], { encoding: "utf8" });
-  let bytes = 0;
-  let cursor = "0";
-  do {
-    const [next, ...keys] = cli("--no-raw", "SCAN", cursor, "MATCH", `rc:{${roomSid}}:*`, "COUNT", "5000")
-      .split("\n")
-      .map((line) => line.replace(/^\d+\)\s*/, "").replace(/^"|"$/g, ""))
-      .filter((line) => line !== "");
-    cursor = next!;
-    for (const key of keys) bytes += Number(cli("MEMORY", "USAGE", key, "SAMPLES", "0").trim());
-  } while (cursor !== "0");
-  return bytes / participants;
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
+  try {
+    let bytes = 0;
+    for await (const keys of redis.scanStream({ match: `rc:{${roomSid}}:*`, count: 5000 }) as AsyncIterable<string[]>) {
+      const sizes = await Promise.all(keys.map((key) => redis.memory("USAGE", key, "SAMPLES", 0)));
+      bytes += sizes.reduce((sum: number, size) => sum + Number(size ?? 0), 0);
+    }
+    return bytes / participants;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "n/a");
