@@ -41,7 +41,8 @@ export class OnePortServer {
       session.on("close", () => this.sessions.delete(session));
       if (this.closing) session.close();
     });
-    this.tcp = net.createServer((socket) => this.route(socket, options.handshakeTimeoutMs));
+    // noDelay as node:http and node:http2 servers set it: small responses go out at once.
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.route(socket, options.handshakeTimeoutMs));
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
