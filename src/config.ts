@@ -3,6 +3,8 @@
 
 export interface Config {
   port: number;
+  // A second port serving gRPC alone, through @grpc/grpc-js; undefined for none.
+  grpcPort: number | undefined;
   host: string;
   redisUrl: string | undefined;
   // ROLLCALL_CREDENTIALS_FILE; without it, development credentials are made at start.
@@ -22,6 +24,7 @@ export class ConfigError extends Error {
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
+    grpcPort: env.GRPC_PORT === "off" ? undefined : integer(env, "GRPC_PORT", 50051, 0, 65535),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
     credentialsFile: env.ROLLCALL_CREDENTIALS_FILE || undefined,

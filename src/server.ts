@@ -11,11 +11,14 @@ import { OnePortServer } from "./transports/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/rpc/authentication.js";
 import { errorInterceptor } from "./transports/rpc/errors.js";
-import { publicServices, rpcRoutes } from "./transports/rpc/routes.js";
+import { GrpcJsServer } from "./transports/grpc-js-server.js";
+import { connectRoutes, publicServices, rpcServices } from "./transports/rpc/services.js";
 
 export interface RunningServer {
   url: string;
   port: number;
+  // The port of the @grpc/grpc-js server, if one runs.
+  grpcPort: number | undefined;
   store: Store;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page), then closes the store.
@@ -35,23 +38,30 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const participants = new ParticipantOperations(store, rooms);
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
+  const bindings = rpcServices(participants, rooms, () => store.ping(), draining.signal);
   const rpc = connectNodeAdapter({
-    routes: rpcRoutes(participants, rooms, () => store.ping(), draining.signal),
+    routes: connectRoutes(bindings),
     readMaxBytes: config.maxRequestBytes,
     writeMaxBytes: 64 * 1024 * 1024,
     interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
   });
   const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
   const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
+  const grpcServer =
+    config.grpcPort === undefined
+      ? undefined
+      : new GrpcJsServer({ bindings, publicServices: new Set(publicServices.map((s) => s.typeName)), auth, maxRequestBytes: config.maxRequestBytes, log });
   const address = await server.listen(config.port, config.host);
+  const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    grpcPort,
     store,
     async close() {
       draining.abort();
-      await server.close(config.shutdownGraceMs);
+      await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
       await store.close();
     },
   };

@@ -211,7 +211,7 @@ describe("credentials", () => {
     function start(credentialsFile: string): Started {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
         cwd: "/work/main",
-        env: { ...process.env, PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: credentialsFile },
+        env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: credentialsFile },
         stdio: ["pipe", "pipe", "pipe"],
       });
       children.push(child);

@@ -54,7 +54,7 @@ describe("graceful shutdown", () => {
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`the process exits cleanly on ${signal}`, async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" }, stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" }, stdio: ["ignore", "pipe", "inherit"] });
       let output = "";
       const serving = new Promise<string>((resolve) => {
         child.stdout.on("data", (chunk: Buffer) => {

@@ -28,8 +28,13 @@ export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string,
 
 // A @grpc/grpc-js client built from the generated descriptors, with promise
 // wrappers: unary methods resolve to the response, streaming methods to every
-// message received.
-export type GrpcJsClient = grpc.Client & Record<string, (request: object, metadata?: grpc.Metadata) => Promise<any>>;
+// message received. `raw` is the grpc-js client itself, for streams a test
+// reads at its own pace; `metadata()` carries the client's authorization.
+export type GrpcJsClient = Record<string, (request: object, metadata?: grpc.Metadata) => Promise<any>> & {
+  raw: grpc.Client & Record<string, (request: object, metadata: grpc.Metadata) => grpc.ClientReadableStream<any>>;
+  metadata(): grpc.Metadata;
+  close(): void;
+};
 
 export function grpcJs(service: DescService, address: string, authorization = testAuthorization): GrpcJsClient {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
@@ -45,27 +50,27 @@ export function grpcJs(service: DescService, address: string, authorization = te
     };
   }
   const Constructor = grpc.makeGenericClientConstructor(definition, service.typeName);
-  const raw = new Constructor(address, grpc.credentials.createInsecure()) as unknown as Record<string, any>;
-  const client = raw as GrpcJsClient;
-  const authorized = () => {
-    const metadata = new grpc.Metadata();
-    if (authorization !== "") metadata.set("authorization", authorization);
-    return metadata;
+  const raw = new Constructor(address, grpc.credentials.createInsecure()) as unknown as GrpcJsClient["raw"] & Record<string, any>;
+  const metadata = () => {
+    const made = new grpc.Metadata();
+    if (authorization !== "") made.set("authorization", authorization);
+    return made;
   };
+  const client = { raw, metadata, close: () => raw.close() } as GrpcJsClient;
   for (const method of service.methods) {
     const call = raw[method.localName].bind(raw);
-    (client as Record<string, unknown>)[method.localName] =
+    client[method.localName] =
       method.methodKind === "server_streaming"
-        ? (request: object, metadata = authorized()) =>
+        ? (request: object, sent = metadata()) =>
             new Promise((resolve, reject) => {
               const received: unknown[] = [];
-              const stream = call(request, metadata);
+              const stream = call(request, sent);
               stream.on("data", (message: unknown) => received.push(message));
               stream.on("error", reject);
               stream.on("end", () => resolve(received));
             })
-        : (request: object, metadata = authorized()) =>
-            new Promise((resolve, reject) => call(request, metadata, (error: unknown, response: unknown) => (error ? reject(error) : resolve(response))));
+        : (request: object, sent = metadata()) =>
+            new Promise((resolve, reject) => call(request, sent, (error: unknown, response: unknown) => (error ? reject(error) : resolve(response))));
   }
   return client;
 }

@@ -29,7 +29,7 @@ export const testCredentials = parseCredentials(
 // A rollcall server on a free port of 127.0.0.1, on the memory store or, with
 // redisUrl, on Redis. Its log lines are kept, not printed.
 export async function startRollcall(settings: Partial<Config> = {}): Promise<RunningServer & { logs: string[] }> {
-  const config: Config = { ...configFromEnv({}), port: 0, shutdownGraceMs: 2000, ...settings };
+  const config: Config = { ...configFromEnv({}), port: 0, grpcPort: 0, shutdownGraceMs: 2000, ...settings };
   const logs: string[] = [];
   const store = await openStore(config);
   const server = await startServer(config, store, testCredentials, (line) => logs.push(line));

@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { BasicAuth } from "../basic-auth.js";
+import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
 import { accountKey } from "./account.js";
 
 // Every RPC carries HTTP Basic credentials in its authorization header (gRPC
@@ -13,7 +13,7 @@ export function authenticationInterceptor(auth: BasicAuth, publicServices: DescS
     if (unchecked.has(req.service.typeName)) return next(req);
     const accountSid = auth.accountOf(req.header.get("authorization"));
     if (accountSid === undefined) {
-      throw new ConnectError("missing or wrong credentials: send HTTP Basic authorization with an account sid and auth token, or an API key sid and secret", Code.Unauthenticated);
+      throw new ConnectError(credentialsRequired, Code.Unauthenticated);
     }
     req.contextValues.set(accountKey, accountSid);
     return next(req);
