@@ -17,7 +17,7 @@ import { ensureTools, h2load, wrk, type LoadResult } from "./tools.js";
 // (and writes into docs/BENCHMARKS.md) every figure beside the baseline
 // measured in the same run. BENCH_SECONDS sets the length of each load.
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const account = { sid: "AC" + "b".repeat(32), token: "bench-token" };
 const authorization = "Basic " + Buffer.from(`${account.sid}:${account.token}`).toString("base64");
 const listSizes = [1_000, 10_000, 100_000];
