@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
 import { connectJsonHttp1 } from "./support/clients.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
@@ -60,6 +61,59 @@ describe("store faults (redis store)", () => {
     } finally {
       redis.signal("SIGCONT");
       await server.close();
+    }
+  });
+});
+
+describe("Redis stopped and restarted in the middle of a load", () => {
+  it("calls fail fast with Unavailable (REST: 503, code 20500) and health is NOT_SERVING while it is down; service resumes with no restart", async function () {
+    this.timeout(30_000);
+    // With an append-only file, the data is still there when Redis returns.
+    const redis = await startRedis(["--appendonly", "yes"]);
+    const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: 300 });
+    const client = connectJsonHttp1(ParticipantService, server.url);
+    const health = connectJsonHttp1(Health, server.url, "");
+    try {
+      await client.join({ room: "steady", identity: "first" });
+      let running = true;
+      const outcomes: { ok: boolean; code?: Code; ms: number; at: number }[] = [];
+      const load = (async () => {
+        for (let i = 0; running; i++) {
+          const started = Date.now();
+          try {
+            await (i % 2 === 0 ? client.join({ room: "steady", identity: `u${i % 40}` }) : client.get({ room: "steady", participant: "first" }));
+            outcomes.push({ ok: true, ms: Date.now() - started, at: started });
+          } catch (error) {
+            outcomes.push({ ok: false, code: ConnectError.from(error).code, ms: Date.now() - started, at: started });
+          }
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await redis.halt("SIGTERM");
+      const downSince = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await health.check({ service: "" })).status).to.equal(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      const rest = await fetch(`${server.url}/v1/Rooms/steady/Participants/first`, { headers: { authorization: testAuthorization } });
+      expect(rest.status).to.equal(503);
+      expect(await rest.json()).to.include({ code: 20500, status: 503 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await redis.restart();
+      const upSince = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      running = false;
+      await load;
+
+      const during = outcomes.filter((o) => o.at >= downSince + 100 && o.at < upSince);
+      expect(during.length, "calls were made while Redis was down").to.be.greaterThan(5);
+      expect(during.every((o) => !o.ok && o.code === Code.Unavailable), "every call failed with Unavailable").to.equal(true);
+      expect(Math.max(...during.map((o) => o.ms)), "each failed fast").to.be.below(1500);
+      const after = outcomes.filter((o) => o.at >= upSince + 1500);
+      expect(after.length, "calls after Redis returned").to.be.greaterThan(5);
+      expect(after.filter((o) => !o.ok), "service resumed").to.deep.equal([]);
+      expect((await health.check({ service: "" })).status).to.equal(HealthCheckResponse_ServingStatus.SERVING);
+    } finally {
+      await server.close();
+      await redis.stop();
     }
   });
 });

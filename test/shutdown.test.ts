@@ -52,6 +52,43 @@ describe("graceful shutdown", () => {
     }
   });
 
+  it("under load: every unary call in flight completes, every stream ends with Unavailable, and closing takes a bounded time", async () => {
+    const redis = await startRedis();
+    try {
+      const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: 5000, maxParticipants: 5000, shutdownGraceMs: 3000 });
+      const rooms = connectJsonHttp1(RoomService, server.url);
+      const room = (await rooms.create({ maxParticipants: 5000 })).room!;
+      for (let i = 0; i < 2000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`, 1_700_000_000_000 + i);
+      const streaming = connectBinaryHttp2(ParticipantService, server.url);
+      const streams = Array.from({ length: 3 }, async () => {
+        try {
+          for await (const page of streaming.list({ room: room.sid, pageSize: 50 })) {
+            expect(page.participants).to.have.length(50);
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          return undefined;
+        } catch (error) {
+          return ConnectError.from(error).code;
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      redis.signal("SIGSTOP");
+      const unary = connectBinaryHttp2(ParticipantService, server.url);
+      const calls = Array.from({ length: 100 }, (_, i) => unary.join({ room: room.sid, identity: `late-${i}` }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      const closed = server.close();
+      setTimeout(() => redis.signal("SIGCONT"), 300);
+      const outcomes = await Promise.allSettled(calls);
+      await closed;
+      expect(outcomes.filter((o) => o.status === "rejected")).to.deep.equal([]);
+      expect(await Promise.all(streams)).to.deep.equal([Code.Unavailable, Code.Unavailable, Code.Unavailable]);
+      expect(Date.now() - started).to.be.below(3000 + 1000);
+    } finally {
+      await redis.stop();
+    }
+  });
+
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`the process exits cleanly on ${signal}`, async () => {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" }, stdio: ["ignore", "pipe", "inherit"] });

@@ -10,8 +10,15 @@ import { Redis } from "ioredis";
 export interface TestRedis {
   port: number;
   url: string;
+  // Its working directory, where an append-only file would be.
+  dir: string;
   // Sends a signal to the server, e.g. SIGSTOP to make it hang, SIGCONT to resume.
   signal(signal: NodeJS.Signals): void;
+  // Ends the server with this signal (SIGKILL for a crash) and waits for it,
+  // keeping its directory.
+  halt(signal: NodeJS.Signals): Promise<void>;
+  // Starts it again on the same port and directory.
+  restart(): Promise<void>;
   // Stops the server (SIGTERM, then SIGKILL) and removes its directory.
   stop(): Promise<void>;
 }
@@ -31,23 +38,28 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "rollcall-redis-"));
-    const child = spawn(
-      "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extraArgs],
-      { stdio: "ignore" },
-    );
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extraArgs];
+    let child = spawn("redis-server", args, { stdio: "ignore" });
+    const halt = async (signal: NodeJS.Signals) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGCONT");
+      child.kill(signal);
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(killer);
+    };
     const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGCONT");
-        child.kill("SIGTERM");
-        const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
+      await halt("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     };
-    if (await answers(port, child)) return { port, url: `redis://127.0.0.1:${port}`, signal: (name) => child.kill(name), stop };
+    const restart = async () => {
+      child = spawn("redis-server", args, { stdio: "ignore" });
+      if (!(await answers(port, child))) throw new Error(`redis-server did not restart on port ${port}`);
+    };
+    if (await answers(port, child)) {
+      return { port, url: `redis://127.0.0.1:${port}`, dir, signal: (name) => child.kill(name), halt, restart, stop };
+    }
     await stop();
     if (attempt >= 3) throw new Error(`redis-server did not start on port ${port}`);
   }
