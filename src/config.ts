@@ -7,6 +7,9 @@ export interface Config {
   grpcPort: number | undefined;
   host: string;
   redisUrl: string | undefined;
+  // REDIS_CLUSTER_NODES: host:port seeds of a Redis Cluster; the client
+  // discovers the other nodes from them.
+  redisClusterNodes: string[] | undefined;
   // ROLLCALL_CREDENTIALS_FILE; without it, development credentials are made at start.
   credentialsFile: string | undefined;
   // Base of the absolute URLs in REST responses, e.g. https://video.example.com.
@@ -22,11 +25,15 @@ export class ConfigError extends Error {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+    throw new ConfigError("REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster");
+  }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     grpcPort: env.GRPC_PORT === "off" ? undefined : integer(env, "GRPC_PORT", 50051, 0, 65535),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
+    redisClusterNodes: clusterNodes(env),
     credentialsFile: env.ROLLCALL_CREDENTIALS_FILE || undefined,
     publicUrl: publicUrl(env),
     maxParticipants: integer(env, "ROLLCALL_MAX_PARTICIPANTS", 50, 1, 1_000_000),
@@ -44,6 +51,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {
+  const text = env.REDIS_CLUSTER_NODES;
+  if (text === undefined || text === "") return undefined;
+  const nodes = text.split(",").map((node) => node.trim());
+  for (const node of nodes) {
+    const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d{1,5})$/.exec(node);
+    if (match === null || Number(match[1]) < 1 || Number(match[1]) > 65535) {
+      throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port seeds, e.g. 10.0.0.1:7000,10.0.0.2:7000; got ${JSON.stringify(node)} in ${JSON.stringify(text)}`);
+    }
+  }
+  return nodes;
 }
 
 function publicUrl(env: NodeJS.ProcessEnv): string | undefined {

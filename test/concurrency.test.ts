@@ -15,7 +15,7 @@ eachBackend((backend) => {
     let rooms: Client<typeof RoomService>;
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl, maxParticipants: 5000 });
+      server = await startRollcall({ ...backend.settings, maxParticipants: 5000 });
       participants = connectBinaryHttp2(ParticipantService, server.url);
       rooms = connectJsonHttp1(RoomService, server.url);
     });

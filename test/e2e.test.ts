@@ -29,7 +29,7 @@ eachBackend((backend) => {
     let rooms: Client<typeof RoomService>;
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl, maxParticipants: 200 });
+      server = await startRollcall({ ...backend.settings, maxParticipants: 200 });
       participants = connectJsonHttp1(ParticipantService, server.url);
       rooms = connectJsonHttp1(RoomService, server.url);
     });

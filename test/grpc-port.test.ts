@@ -27,7 +27,7 @@ eachBackend((backend) => {
     const failure = (call: Promise<unknown>) => call.then(() => expect.fail("expected the call to fail"), (error: grpc.ServiceError) => error);
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl });
+      server = await startRollcall(backend.settings);
       address = `127.0.0.1:${server.grpcPort}`;
     });
     after(async () => {

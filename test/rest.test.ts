@@ -18,7 +18,7 @@ eachBackend((backend) => {
     let server: Awaited<ReturnType<typeof startRollcall>>;
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl, maxRequestBytes: 4096 });
+      server = await startRollcall({ ...backend.settings, maxRequestBytes: 4096 });
     });
     after(async () => server.close());
 
@@ -109,7 +109,7 @@ eachBackend((backend) => {
     });
 
     it("uses PUBLIC_URL for every absolute URL when set", async () => {
-      const behindProxy = await startRollcall({ redisUrl: backend.redisUrl, publicUrl: "https://video.example.test" });
+      const behindProxy = await startRollcall({ ...backend.settings, publicUrl: "https://video.example.test" });
       try {
         const room = name("public");
         await connectJsonHttp1(ParticipantService, behindProxy.url).join({ room, identity: "x" });

@@ -1,14 +1,13 @@
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { newSid } from "../src/operations/sids.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 import type { ParticipantRecord, RoomRecord } from "../src/store/records.js";
-import { RedisStore } from "../src/store/redis-store.js";
 import type { Cursor, JoinOutcome, ParticipantQuery, Store } from "../src/store/store.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
+import { eachRedisTarget } from "./support/redis-targets.js";
 
-// The behaviour every Store shares: the memory store and the Redis store both
-// run this suite, so an operation cannot tell them apart.
+// The behaviour every Store shares: the memory store and the Redis store, on
+// one redis-server and on a Redis Cluster, all run this suite, so an operation
+// cannot tell them apart.
 
 const t0 = 1_700_000_000_000;
 
@@ -630,23 +629,9 @@ contract("memory", async () => {
   return { store, cleanup: () => store.close() };
 });
 
-describe("with a throwaway redis-server", () => {
-  let redis: TestRedis | undefined;
-  let admin: Redis | undefined;
-
-  before(async () => {
-    redis = await startRedis();
-    admin = new Redis(redis.url, { maxRetriesPerRequest: 0 });
-  });
-
-  after(async () => {
-    await admin?.quit();
-    await redis?.stop();
-  });
-
-  contract("redis", async () => {
-    await admin!.flushall();
-    const store = await RedisStore.connect(redis!.url, { commandTimeoutMs: 2000 });
+eachRedisTarget((target) => {
+  contract(target.name, async () => {
+    const store = await target.open();
     return { store, cleanup: () => store.close() };
   });
 });

@@ -57,7 +57,7 @@ eachBackend((backend) => {
     let server: Awaited<ReturnType<typeof startRollcall>>;
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl });
+      server = await startRollcall(backend.settings);
     });
     after(async () => server?.close());
 

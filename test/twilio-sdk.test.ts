@@ -17,7 +17,7 @@ eachBackend((backend) => {
     let mediaPlane: Client<typeof ParticipantService>;
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl });
+      server = await startRollcall(backend.settings);
       client = twilio(testAccount.sid, testAccount.token);
       client.video.baseUrl = server.url;
       mediaPlane = connectJsonHttp1(ParticipantService, server.url);

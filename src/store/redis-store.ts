@@ -1,4 +1,4 @@
-import { Redis, type Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { decodeTime, encodeTime, lexRange, sidOfMember } from "./lex-index.js";
 import type { ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "./records.js";
 import { accountKeys, roomKeys } from "./redis-keys.js";
@@ -49,6 +49,48 @@ export class RedisStore implements Store {
     return new RedisStore(client, `Redis at ${redactUrl(url)}`);
   }
 
+  // Connects to a Redis Cluster through host:port seeds and waits until every
+  // master serving slots answers. Every key a command or script touches
+  // carries one hash tag (redis-keys.ts), so nothing is ever sent across slots.
+  static async connectCluster(nodes: readonly string[], options: RedisStoreOptions): Promise<RedisStore> {
+    const client = new Cluster(nodes.map(hostAndPort), {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      // Without the offline queue, calls fail at once while the cluster
+      // connection is not ready (connecting, or reconnecting after every node
+      // was lost) instead of queueing without bound. Redirections still work:
+      // a MOVED command is resent at once, and one that meets a dead or not yet
+      // ready node, CLUSTERDOWN or TRYAGAIN is resent 100 ms later with a
+      // fresh slot map, 16 redirections and resends at most, so a call rides
+      // out a replica's promotion instead of failing.
+      enableOfflineQueue: false,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      maxRedirections: 16,
+      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      redisOptions: {
+        // Bounds each send to a node, including the time a command waits in
+        // the queue of a node connection still connecting (ioredis always
+        // keeps that queue on).
+        commandTimeout: options.commandTimeoutMs,
+        connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+      },
+    });
+    client.on("error", () => {
+      // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
+    });
+    try {
+      await client.connect();
+      const store = new RedisStore(client, `Redis Cluster at ${nodes.join(",")}`);
+      await store.ping();
+      return store;
+    } catch (error) {
+      client.disconnect();
+      throw new StoreUnavailableError(`cannot reach a ready Redis Cluster through ${nodes.join(",")}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   async createRoom(room: RoomRecord): Promise<CreateRoomOutcome> {
     return this.guard(async () => {
       // The room's hash is written first: it is unreachable until its name is
@@ -76,17 +118,14 @@ export class RedisStore implements Store {
   }
 
   async getRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
-    return this.guard(async () => {
-      const fields = await this.redis.hgetall(roomKeys(roomSid).room);
-      return fields.account_sid === accountSid ? decodeRoom(roomSid, fields) : undefined;
-    });
+    return this.guard(() => this.readRoom(accountSid, roomSid));
   }
 
   async findRoomByName(accountSid: string, uniqueName: string): Promise<RoomRecord | undefined> {
     return this.guard(async () => {
       const sid = await this.redis.hget(accountKeys(accountSid).names, uniqueName);
       if (sid === null) return undefined;
-      const room = await this.getRoom(accountSid, sid);
+      const room = await this.readRoom(accountSid, sid);
       if (room?.status === "in-progress") return room;
       if (room !== undefined) await this.releaseName(room);
       return undefined;
@@ -97,17 +136,24 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const keys = accountKeys(accountSid);
       const index = query.uniqueName === undefined ? keys.roomsByCreated(query.status) : keys.roomsByName(query.status);
-      const { min, max } = lexRange(query, query.uniqueName);
-      const members = await this.redis.zrange(index, min, max, "BYLEX", "LIMIT", 0, query.limit);
-      const rooms = await Promise.all(members.map((member) => this.getRoom(accountSid, sidOfMember(member))));
+      const range = lexRange(query, query.uniqueName);
+      let min = range.min;
       const listed: RoomRecord[] = [];
-      for (const room of rooms) {
-        if (room === undefined) continue;
-        if (room.status === query.status) listed.push(room);
-        // Left in progress by an interrupted completeRoom: finish the move.
-        else if (room.status === "completed") await this.releaseName(room);
+      // A member whose room is not of the listed status is skipped, so read
+      // on until the page is full: a short page would end the listing early.
+      for (;;) {
+        const wanted = query.limit - listed.length;
+        const members = await this.redis.zrange(index, min, range.max, "BYLEX", "LIMIT", 0, wanted);
+        const rooms = await Promise.all(members.map((member) => this.readRoom(accountSid, sidOfMember(member))));
+        for (const room of rooms) {
+          if (room === undefined) continue;
+          if (room.status === query.status) listed.push(room);
+          // Left in progress by an interrupted or still running completeRoom: finish the move.
+          else if (room.status === "completed") await this.releaseName(room);
+        }
+        if (members.length < wanted || listed.length === query.limit) return listed;
+        min = "(" + members.at(-1)!;
       }
-      return listed;
     });
   }
 
@@ -192,15 +238,23 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.guard(() => this.redis.ping());
+    await this.guard(async () => {
+      if (this.redis instanceof Cluster) await pingMasters(this.redis);
+      else await this.redis.ping();
+    });
   }
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
+  private async readRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
+    const fields = await this.redis.hgetall(roomKeys(roomSid).room);
+    return fields.account_sid === accountSid ? decodeRoom(roomSid, fields) : undefined;
+  }
+
   private async holderOf(accountSid: string, roomSid: string): Promise<RoomRecord> {
-    const room = await this.getRoom(accountSid, roomSid);
+    const room = await this.readRoom(accountSid, roomSid);
     if (room === undefined) throw new StoreInvariantError(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
     return room;
   }
@@ -234,17 +288,43 @@ export class RedisStore implements Store {
   // Redis failures (no connection, a timeout, a transient reply such as
   // LOADING) reach callers as StoreUnavailableError; replies that signal a bug
   // (a script error, a wrong type) and broken invariants stay as they are.
+  //
+  // On a cluster, ioredis follows MOVED and ASK itself, except in an
+  // automatic pipeline whose commands were redirected with different replies
+  // (several slots of one master, each redirected after a failover or a slot
+  // migration): each command then fails with its own redirection and the slot
+  // map is left stale. A redirected command did not run, and every operation
+  // may run again from its start (its earlier steps are idempotent), so the
+  // slot map is refreshed and the operation repeated, a few times at most.
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (error instanceof StoreUnavailableError || !isUnavailability(error)) throw error;
-      throw new StoreUnavailableError((error as Error).message, { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (this.redis instanceof Cluster && attempt < redirectedAttempts && isRedirection(error)) {
+          await refreshSlots(this.redis);
+          continue;
+        }
+        if (error instanceof StoreUnavailableError || !isUnavailability(error)) throw error;
+        throw new StoreUnavailableError((error as Error).message, { cause: error });
+      }
     }
   }
 }
 
-const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS)\b/;
+const redirectedAttempts = 4;
+
+const redirections = /^(MOVED|ASK)\b/;
+
+const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;
+
+function isRedirection(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError" && redirections.test(error.message);
+}
+
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
+}
 
 // Data in Redis that the store's own writes cannot produce.
 class StoreInvariantError extends Error {
@@ -255,6 +335,27 @@ function isUnavailability(error: unknown): boolean {
   if (!(error instanceof Error) || error instanceof StoreInvariantError) return false;
   if (error.name !== "ReplyError") return true;
   return transientReplies.test(error.message);
+}
+
+// Pings the master of every slot, as the client maps them: a cluster that
+// lost a master cannot serve the rooms hashed to it until a replica takes over.
+async function pingMasters(cluster: Cluster): Promise<void> {
+  if (cluster.status !== "ready") throw new Error(`the Redis Cluster connection is ${cluster.status}`);
+  const masters = new Map(cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const owners = new Set<string>();
+  for (let slot = 0; slot < 16384; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
+    owners.add(owner);
+  }
+  const missing = [...owners].find((owner) => !masters.has(owner));
+  if (missing !== undefined) throw new Error(`the master ${missing} is not connected`);
+  await Promise.all([...owners].map((owner) => masters.get(owner)!.ping()));
+}
+
+function hostAndPort(node: string): { host: string; port: number } {
+  const colon = node.lastIndexOf(":");
+  return { host: node.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(node.slice(colon + 1)) };
 }
 
 function redactUrl(url: string): string {
