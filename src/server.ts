@@ -1,4 +1,4 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
 import type { Credentials } from "./credentials.js";
 import { ParticipantOperations } from "./operations/participants.js";
@@ -11,6 +11,7 @@ import { OnePortServer } from "./transports/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/rpc/authentication.js";
 import { errorInterceptor } from "./transports/rpc/errors.js";
+import { rpcNodeHandler } from "./transports/rpc/node-handler.js";
 import { GrpcJsServer } from "./transports/grpc-js-server.js";
 import { connectRoutes, publicServices, rpcServices } from "./transports/rpc/services.js";
 
@@ -28,8 +29,10 @@ export interface RunningServer {
 export type Log = (message: string) => void;
 
 export async function openStore(config: Config): Promise<Store> {
-  if (config.redisUrl === undefined) return new MemoryStore();
-  return RedisStore.connect(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const options = { commandTimeoutMs: config.redisCommandTimeoutMs };
+  if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
+  if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
+  return new MemoryStore();
 }
 
 // Wires the layers: transports over operations over the store.
@@ -39,12 +42,16 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
   const bindings = rpcServices(participants, rooms, () => store.ping(), draining.signal);
-  const rpc = connectNodeAdapter({
-    routes: connectRoutes(bindings),
-    readMaxBytes: config.maxRequestBytes,
-    writeMaxBytes: 64 * 1024 * 1024,
-    interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
-  });
+  const rpc = rpcNodeHandler(
+    {
+      routes: connectRoutes(bindings),
+      acceptCompression: [compressionGzip, compressionBrotli],
+      readMaxBytes: config.maxRequestBytes,
+      writeMaxBytes: 64 * 1024 * 1024,
+      interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
+    },
+    log,
+  );
   const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
   const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
   const grpcServer =

@@ -72,7 +72,7 @@ export class GrpcJsServer {
       case "unary":
         return (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
           Promise.resolve()
-            .then(() => handler(call.request, contextOf(call)))
+            .then(() => handler(decoded(call.request), contextOf(call)))
             .then(
               (response) => callback(null, response as object),
               (error: unknown) => callback(toStatus(error)),
@@ -80,7 +80,7 @@ export class GrpcJsServer {
         };
       case "server_streaming":
         return (call: grpc.ServerWritableStream<object, object>) => {
-          stream(call, () => handler(call.request, contextOf(call)) as AsyncIterable<object>).catch((error: unknown) => call.emit("error", toStatus(error)));
+          stream(call, () => handler(decoded(call.request), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) => call.emit("error", toStatus(error)));
         };
       case "bidi_streaming":
         return (call: grpc.ServerDuplexStream<object, object>) => {
@@ -134,7 +134,29 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
 // The requests of a client stream, ending when the client half-closes: the
 // call's own async iterator did not end then (seen with buf curl's reflection).
 async function* requestsOf(call: grpc.ServerDuplexStream<object, object>): AsyncIterable<object> {
-  for await (const [request] of on(call, "data", { close: ["end"] })) yield request as object;
+  for await (const [request] of on(call, "data", { close: ["end"] })) yield decoded(request);
+}
+
+// A request that did not decode. grpc-js ends a call whose deserializer
+// throws with INTERNAL, yet bytes that are no message of the method's input
+// type are the caller's error: the deserializer returns this instead, and
+// decoded() throws it as INVALID_ARGUMENT where the handler would receive the
+// request (connect-node answers undecodable JSON the same way).
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+function decoded(request: unknown): object {
+  if (request instanceof UndecodableRequest) throw new ConnectError(request.reason, Code.InvalidArgument);
+  return request as object;
+}
+
+function decodeRequest(input: DescMessage, bytes: Buffer): object {
+  try {
+    return fromBinary(input, bytes);
+  } catch (error) {
+    return new UndecodableRequest(`cannot decode message ${input.typeName} from binary: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 // Writes every response, waiting for the client to drain the stream.
@@ -153,7 +175,7 @@ function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, obj
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message) => Buffer.from(toBinary(input, message as MessageShape<DescMessage>)),
-    requestDeserialize: (bytes) => fromBinary(input, bytes),
+    requestDeserialize: (bytes) => decodeRequest(input, bytes),
     // Handlers may answer with an init object rather than a message.
     responseSerialize: (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>))),
     responseDeserialize: (bytes) => fromBinary(output, bytes),

@@ -44,13 +44,15 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
   async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");
     const path = url.pathname.replace(/\/+$/, "");
-    const resource = path.slice("/v1".length);
+    // Dot segments resolve first, so /v1/../x/Rooms is /x/Rooms: no route is there.
+    const underV1 = path === "/v1" || path.startsWith("/v1/");
+    const resource = underV1 ? path.slice("/v1".length) : path;
     const notFound = () => new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
     const accountSid = options.auth.accountOf(req.headers.authorization);
     if (accountSid === undefined) {
       throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
     }
-    const segments = resource.split("/").slice(1).map((segment) => decodeSegment(segment) ?? "");
+    const segments = underV1 ? resource.split("/").slice(1).map((segment) => decodeSegment(segment) ?? "") : [];
     const match = matchRoute(routes, segments);
     if (match === undefined) throw notFound();
     const action = match.route.methods[req.method ?? ""];
@@ -102,12 +104,19 @@ async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      throw new HttpError({ status: 413, body: errorBody(413, 20422, `The request body is larger than ${maxBytes} bytes`) }, { connection: "close" });
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new HttpError({ status: 413, body: errorBody(413, 20422, `The request body is larger than ${maxBytes} bytes`) }, { connection: "close" });
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The client went away or broke the body's framing (Node's parser then
+    // answers 400 itself): its fault, not an internal error.
+    throw new HttpError({ status: 400, body: errorBody(400, 20422, "The request body ended early or was malformed") }, { connection: "close" });
   }
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }

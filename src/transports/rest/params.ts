@@ -23,7 +23,7 @@ export class Params {
   date(name: string): number | undefined {
     const text = this.string(name);
     if (text === undefined || text === "") return undefined;
-    const ms = isoForm.test(text) ? Date.parse(text) : NaN;
+    const ms = isoForm.test(text) && isCalendarDay(text) ? Date.parse(text) : NaN;
     if (Number.isNaN(ms)) throw invalid("invalid_parameter", name, `must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z, got ${JSON.stringify(text.slice(0, 40))}`);
     return ms;
   }
@@ -37,3 +37,13 @@ export class Params {
 }
 
 const isoForm = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+// Whether the text starts with a day the calendar has: Date.parse rolls
+// 2026-02-30 over to March 2 rather than refusing it.
+function isCalendarDay(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const date = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, does not read years 0 to 99 as 1900 to 1999.
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}

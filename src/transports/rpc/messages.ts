@@ -37,8 +37,20 @@ export function roomStatusOf(value: RoomStatus, field = "status"): records.RoomS
   return statusName(roomStatusNames, value, field);
 }
 
-export function msOf(timestamp: Timestamp | undefined): number | undefined {
-  return timestamp === undefined ? undefined : timestampDate(timestamp).getTime();
+// google.protobuf.Timestamp's range, 0001-01-01 to 9999-12-31 with nanos
+// below a second. The JSON decoder refuses a timestamp outside it, the binary
+// one does not, and read as a date such a timestamp may be no date at all
+// (NaN), which listings cannot compare with.
+const minSeconds = -62_135_596_800n;
+const maxSeconds = 253_402_300_799n;
+
+export function msOf(timestamp: Timestamp | undefined, field: string): number | undefined {
+  if (timestamp === undefined) return undefined;
+  const { seconds, nanos } = timestamp;
+  if (seconds < minSeconds || seconds > maxSeconds || nanos < 0 || nanos > 999_999_999) {
+    throw invalid("invalid_parameter", field, "must be a timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z");
+  }
+  return timestampDate(timestamp).getTime();
 }
 
 function timestampOf(ms: number | undefined): Timestamp | undefined {

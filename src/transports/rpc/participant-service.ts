@@ -37,8 +37,8 @@ export function participantService(participants: ParticipantOperations, draining
         room: req.room,
         status: participantStatusOf(req.status),
         identity: req.identity,
-        dateCreatedAfter: msOf(req.dateCreatedAfter),
-        dateCreatedBefore: msOf(req.dateCreatedBefore),
+        dateCreatedAfter: msOf(req.dateCreatedAfter, "date_created_after"),
+        dateCreatedBefore: msOf(req.dateCreatedBefore, "date_created_before"),
         // Zero is protobuf for "not set".
         pageSize: req.pageSize || undefined,
         pageToken: req.pageToken,

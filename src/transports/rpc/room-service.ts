@@ -35,8 +35,8 @@ export function roomService(rooms: RoomOperations): ServiceImpl<typeof RoomServi
       const page = await rooms.list(accountOf(ctx), {
         status: roomStatusOf(req.status),
         uniqueName: req.uniqueName,
-        dateCreatedAfter: msOf(req.dateCreatedAfter),
-        dateCreatedBefore: msOf(req.dateCreatedBefore),
+        dateCreatedAfter: msOf(req.dateCreatedAfter, "date_created_after"),
+        dateCreatedBefore: msOf(req.dateCreatedBefore, "date_created_before"),
         // Zero is protobuf for "not set".
         pageSize: req.pageSize || undefined,
         pageToken: req.pageToken,
