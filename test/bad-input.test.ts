@@ -22,7 +22,7 @@ eachBackend((backend) => {
     }
 
     before(async () => {
-      server = await startRollcall({ redisUrl: backend.redisUrl, maxRequestBytes: 64 * 1024 });
+      server = await startRollcall({ ...backend.settings, maxRequestBytes: 64 * 1024 });
       participants = connectJsonHttp1(ParticipantService, server.url);
       rooms = connectJsonHttp1(RoomService, server.url);
       room = (await rooms.create({ uniqueName: `kept-${Date.now()}` })).room!.sid;
@@ -94,6 +94,7 @@ eachBackend((backend) => {
         ["", "identity must not be empty"],
         ["tab\there", "identity must not contain control characters"],
         ["nul\u0000", "identity must not contain control characters"],
+        ["PA" + "0".repeat(32), "identity must not have the form of a participant sid"],
       ];
       for (const [identity, message] of cases) {
         const res = await post("ParticipantService/Join", JSON.stringify({ room, identity }));
