@@ -201,7 +201,7 @@ eachBackend((backend) => {
         expect(inWindow).to.not.include.members(["p1", "p5", "p6"]);
       });
 
-      it("refuses a page size out of range and a forged page token, naming the field", async () => {
+      it("refuses a page size out of range, a forged page token and another room's token, naming the field", async () => {
         const room = freshRoomName();
         await participants.join({ room, identity: "x" });
         for (const pageSize of [-1, 1001]) {
@@ -212,6 +212,12 @@ eachBackend((backend) => {
         const err = await rejection(collect(participants.list({ room, pageToken: "bm9wZQ" })));
         expect(err.code).to.equal(Code.InvalidArgument);
         expect(err.rawMessage).to.match(/^page_token /);
+        await participants.join({ room, identity: "y" });
+        const [first] = await collect(participants.list({ room, pageSize: 1 }));
+        const elsewhere = freshRoomName();
+        await participants.join({ room: elsewhere, identity: "z" });
+        const foreign = await rejection(collect(participants.list({ room: elsewhere, pageToken: first!.nextPageToken })));
+        expect(foreign.rawMessage).to.equal("page_token was issued for another room");
       });
     });
 

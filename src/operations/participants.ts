@@ -96,8 +96,8 @@ export class ParticipantOperations {
   async *pages(accountSid: string, input: ListParticipantsInput): AsyncGenerator<ParticipantPage, void> {
     const limit = pageSizeOf(input.pageSize);
     const identity = input.identity ? checkIdentity(input.identity) : undefined;
-    let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses, input.status) : undefined;
     const room = await this.rooms.get(accountSid, input.room);
+    let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses, input.status, room.sid) : undefined;
     const status = input.status ?? position?.status ?? (room.status === "in-progress" ? "connected" : "disconnected");
     for (;;) {
       const found = await this.store.listParticipants(accountSid, room.sid, {
@@ -108,7 +108,7 @@ export class ParticipantOperations {
         cursor: position?.cursor,
         limit: limit + 1,
       });
-      const { page, next } = cutPage(found, limit, status, (p) => p.startTime);
+      const { page, next } = cutPage(found, limit, status, (p) => p.startTime, room.sid);
       position = next;
       yield { participants: page, nextPageToken: position ? encodePageToken(position) : "" };
       if (position === undefined) return;
