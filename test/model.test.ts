@@ -1301,12 +1301,16 @@ class ConcurrentRun {
         return pages;
       },
       (outcome) => {
-        if (!outcome.ok) return expectRefused(outcome, ...this.missing(room).filter((r) => r === "room_not_found"));
+        const roomSid = canonical(room, roomSidForm);
+        if (!outcome.ok) {
+          // Page tokens name their room: a listing by name whose room completed
+          // between two pages, the name now another room's, is refused.
+          const byName: ErrorReason[] = roomSid === undefined ? ["invalid_parameter"] : [];
+          return expectRefused(outcome, ...this.missing(room).filter((r) => r === "room_not_found"), ...byName);
+        }
         const listed = checkPages(outcome.value, sizes, (p) => p.startTime);
         const status = filters.status ?? listed[0]?.status;
-        // A page token holds no room: a listing by name resumes in whichever
-        // room holds the name when the next page is asked for.
-        const roomSid = canonical(room, roomSidForm);
+        check(new Set(listed.map((p) => p.roomSid)).size <= 1, () => `a listing of ${show(room)} spans rooms`);
         for (const p of listed) {
           check(
             p.status === status && (roomSid === undefined || p.roomSid === roomSid) && (filters.identity === undefined || p.identity === filters.identity) && inWindow(p.startTime, filters),
