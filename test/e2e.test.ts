@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
@@ -8,19 +8,11 @@ import { promisify } from "node:util";
 import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus, type Room } from "../gen/rollcall/v1/room_pb.js";
 import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, type GrpcJsClient } from "./support/clients.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "./support/clients.js";
 import { startRollcall, testAccount, testAuthorization } from "./support/rollcall.js";
 
 const run = promisify(execFile);
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 eachBackend((backend) => {
   describe(`end to end over real sockets (${backend.name})`, () => {

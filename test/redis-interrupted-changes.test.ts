@@ -4,6 +4,7 @@ import { encodeTime } from "../src/store/lex-index.js";
 import type { RoomRecord } from "../src/store/records.js";
 import { accountKeys, roomKeys } from "../src/store/redis-keys.js";
 import type { RedisStore } from "../src/store/redis-store.js";
+import { roomRecord, t0 } from "./support/records.js";
 import { eachRedisTarget } from "./support/redis-targets.js";
 
 // completeRoom and createRoom write the room's slot, then the account's (see
@@ -11,26 +12,6 @@ import { eachRedisTarget } from "./support/redis-targets.js";
 // between the two steps would, with raw commands, and check that nothing a
 // user sees is wrong and that the next lookup, listing or creation repairs it.
 
-const t0 = 1_700_000_000_000;
-
-function roomRecord(accountSid: string, uniqueName: string, dateCreated = t0): RoomRecord {
-  return {
-    sid: newSid("RM"),
-    accountSid,
-    uniqueName,
-    status: "in-progress",
-    type: "group",
-    maxParticipants: 50,
-    maxParticipantDuration: 14400,
-    emptyRoomTimeout: 5,
-    unusedRoomTimeout: 5,
-    statusCallback: "",
-    statusCallbackMethod: "POST",
-    dateCreated,
-    dateUpdated: dateCreated,
-    endTime: undefined,
-  };
-}
 
 eachRedisTarget((target) => {
   describe(`changes interrupted between the room slot and the account slot (${target.name})`, () => {
@@ -50,7 +31,7 @@ eachRedisTarget((target) => {
     // completeRoom's room step without its account step: the room hash says
     // completed, the directory still names the room and lists it in progress.
     async function completedButStillNamed(uniqueName: string): Promise<RoomRecord> {
-      const room = roomRecord(accountSid, uniqueName);
+      const room = roomRecord({ accountSid, uniqueName });
       expect((await store.createRoom(room)).kind).to.equal("created");
       const end = t0 + 1000;
       await target.admin().hset(roomKeys(room.sid).room, "status", "completed", "end_time", encodeTime(end), "date_updated", encodeTime(end));
@@ -63,7 +44,7 @@ eachRedisTarget((target) => {
       expect(await store.findRoomByName(accountSid, "weekly")).to.equal(undefined);
       expect(await nameHolder("weekly")).to.equal(null);
 
-      const next = roomRecord(accountSid, "weekly", t0 + 2000);
+      const next = roomRecord({ accountSid, uniqueName: "weekly", dateCreated: t0 + 2000 });
       expect(await store.createRoom(next)).to.deep.equal({ kind: "created", room: next });
       expect(await store.findRoomByName(accountSid, "weekly")).to.deep.equal(next);
       expect(await inProgress()).to.deep.equal([next]);
@@ -73,7 +54,7 @@ eachRedisTarget((target) => {
 
     it("createRoom meets the completed holder, finishes its completion and takes the name", async () => {
       const old = await completedButStillNamed("weekly");
-      const next = roomRecord(accountSid, "weekly", t0 + 2000);
+      const next = roomRecord({ accountSid, uniqueName: "weekly", dateCreated: t0 + 2000 });
       expect(await store.createRoom(next)).to.deep.equal({ kind: "created", room: next });
       expect(await nameHolder("weekly")).to.equal(next.sid);
       expect(await inProgress()).to.deep.equal([next]);
@@ -82,7 +63,7 @@ eachRedisTarget((target) => {
 
     it("listRooms in progress leaves the room out and moves it to the completed listing", async () => {
       const old = await completedButStillNamed("weekly");
-      const other = roomRecord(accountSid, "daily", t0 + 500);
+      const other = roomRecord({ accountSid, uniqueName: "daily", dateCreated: t0 + 500 });
       await store.createRoom(other);
       // The interrupted room comes first: the page still fills.
       expect(await store.listRooms(accountSid, { status: "in-progress", limit: 1 })).to.deep.equal([other]);
@@ -95,7 +76,7 @@ eachRedisTarget((target) => {
 
     it("a room hash whose name was never claimed is invisible, and its name is free", async () => {
       // createRoom's room step without its account step.
-      const orphan = roomRecord(accountSid, "ghost");
+      const orphan = roomRecord({ accountSid, uniqueName: "ghost" });
       await target.admin().hset(roomKeys(orphan.sid).room, {
         account_sid: accountSid,
         unique_name: "ghost",
@@ -115,7 +96,7 @@ eachRedisTarget((target) => {
       expect(await completed()).to.deep.equal([]);
       expect(await store.listRooms(accountSid, { status: "in-progress", uniqueName: "ghost", limit: 100 })).to.deep.equal([]);
 
-      const real = roomRecord(accountSid, "ghost", t0 + 1000);
+      const real = roomRecord({ accountSid, uniqueName: "ghost", dateCreated: t0 + 1000 });
       expect(await store.createRoom(real)).to.deep.equal({ kind: "created", room: real });
       expect(await store.findRoomByName(accountSid, "ghost")).to.deep.equal(real);
       expect(await inProgress()).to.deep.equal([real]);

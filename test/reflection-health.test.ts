@@ -1,6 +1,6 @@
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -10,7 +10,7 @@ import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../gen/rollcall/v1/room_pb.js";
 import { healthService } from "../src/transports/rpc/health.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, rejection } from "./support/clients.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
 import { startRollcall, testAccount } from "./support/rollcall.js";
 
@@ -42,14 +42,6 @@ async function bufLines(args: string[]): Promise<string[]> {
   return stdout.trim().split("\n");
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 // Requests one at a time, as a bidi stream's input.
 async function* each<T>(items: T[]): AsyncIterable<T> {

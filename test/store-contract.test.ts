@@ -3,37 +3,16 @@ import { newSid } from "../src/operations/sids.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 import type { ParticipantRecord, RoomRecord } from "../src/store/records.js";
 import type { Cursor, JoinOutcome, ParticipantQuery, Store } from "../src/store/store.js";
+import { roomRecord, t0 } from "./support/records.js";
 import { eachRedisTarget } from "./support/redis-targets.js";
 
 // The behaviour every Store shares: the memory store and the Redis store, on
 // one redis-server and on a Redis Cluster, all run this suite, so an operation
 // cannot tell them apart.
 
-const t0 = 1_700_000_000_000;
 
 function at(offset: number): number {
   return t0 + offset;
-}
-
-function roomRecord(fields: Partial<RoomRecord> = {}): RoomRecord {
-  const dateCreated = fields.dateCreated ?? at(0);
-  return {
-    sid: newSid("RM"),
-    accountSid: newSid("AC"),
-    uniqueName: `room-${newSid("RM").slice(2, 10)}`,
-    status: "in-progress",
-    type: "group",
-    maxParticipants: 50,
-    maxParticipantDuration: 14400,
-    emptyRoomTimeout: 5,
-    unusedRoomTimeout: 5,
-    statusCallback: "",
-    statusCallbackMethod: "POST",
-    dateCreated,
-    dateUpdated: dateCreated,
-    endTime: undefined,
-    ...fields,
-  };
 }
 
 function joinedParticipant(outcome: JoinOutcome): ParticipantRecord {

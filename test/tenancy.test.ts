@@ -1,25 +1,17 @@
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { ParticipantService, ParticipantStatus, type Participant } from "../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus, type Room } from "../gen/rollcall/v1/room_pb.js";
 import { newSid } from "../src/operations/sids.js";
 import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1 } from "./support/clients.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "./support/clients.js";
 import { basic, otherAccount, otherAuthorization, startRollcall, testAccount, testApiKey, testAuthorization } from "./support/rollcall.js";
 
 // Two accounts on one server: neither may see, change or even learn of the
 // other's rooms and participants, on any route of any transport; and a call
 // without valid credentials reaches nothing at all.
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
 

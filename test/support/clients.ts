@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { testAuthorization } from "./rollcall.js";
@@ -80,4 +80,14 @@ export async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const message of messages) all.push(message);
   return all;
+}
+
+// The error a call fails with; fails the test if the call succeeds.
+export async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("expected the call to fail");
 }
