@@ -3,9 +3,9 @@ import { parseSid } from "./sids.js";
 
 // The naming and range rules of rooms and participants, shared by every operation.
 
-export const maxNameLength = 128;
+const maxNameLength = 128;
 export const defaultPageSize = 50;
-export const maxPageSize = 1000;
+const maxPageSize = 1000;
 
 interface NameReasons {
   invalid: ErrorReason;

@@ -8,7 +8,7 @@ export function twilioDate(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString().slice(0, 19) + "Z";
 }
 
-export function roomUrl(base: string, roomSid: string): string {
+function roomUrl(base: string, roomSid: string): string {
   return `${base}/v1/Rooms/${roomSid}`;
 }
 
