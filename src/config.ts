@@ -18,6 +18,10 @@ export interface Config {
   maxRequestBytes: number;
   redisCommandTimeoutMs: number;
   shutdownGraceMs: number;
+  // The change log keeps the events of the last this many hours...
+  eventRetentionHours: number;
+  // ...or the last this many of each room, whichever keeps more.
+  eventRetentionPerRoom: number;
 }
 
 export class ConfigError extends Error {
@@ -40,6 +44,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     maxRequestBytes: integer(env, "ROLLCALL_MAX_REQUEST_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
     redisCommandTimeoutMs: integer(env, "ROLLCALL_REDIS_TIMEOUT_MS", 2000, 10, 600_000),
     shutdownGraceMs: integer(env, "ROLLCALL_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
+    eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
   };
 }
 

@@ -3,8 +3,8 @@ import type { Config } from "./config.js";
 import type { Credentials } from "./credentials.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
-import { MemoryStore } from "./store/memory-store.js";
-import { RedisStore } from "./store/redis-store.js";
+import { MemoryStore } from "./store/memory/memory-store.js";
+import { RedisStore } from "./store/redis/redis-store.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
@@ -29,10 +29,11 @@ export interface RunningServer {
 export type Log = (message: string) => void;
 
 export async function openStore(config: Config): Promise<Store> {
-  const options = { commandTimeoutMs: config.redisCommandTimeoutMs };
+  const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom };
+  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
-  return new MemoryStore();
+  return new MemoryStore(retention);
 }
 
 // Wires the layers: transports over operations over the store.

@@ -1,4 +1,5 @@
-import type { ParticipantRecord, ParticipantStatus } from "../store/records.js";
+import type { DisconnectReason, ParticipantRecord, ParticipantStatus } from "../store/records.js";
+import { encodeEventCursor } from "./event-cursor.js";
 import { participantStatuses } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { invalid, quote, RollcallError } from "./errors.js";
@@ -26,6 +27,8 @@ export interface ListParticipantsInput {
 export interface ParticipantPage {
   participants: ParticipantRecord[];
   nextPageToken: string;
+  // Watching the room from this cursor continues exactly after the state this page saw.
+  watchCursor: string;
 }
 
 // A join whose room completes between finding the room by name and joining
@@ -36,7 +39,6 @@ export class ParticipantOperations {
   constructor(
     private readonly store: Store,
     private readonly rooms: RoomOperations,
-    private readonly now: () => number = Date.now,
   ) {}
 
   async join(accountSid: string, room: string, identity: string): Promise<JoinResult> {
@@ -46,7 +48,7 @@ export class ParticipantOperations {
     if (parseSid("PA", identity) !== undefined) throw invalid("identity_invalid", "identity", "must not have the form of a participant sid");
     for (let attempt = 1; ; attempt++) {
       const target = await this.rooms.getOrCreate(accountSid, room);
-      const outcome = await this.store.join(accountSid, target.sid, newSid("PA"), identity, this.now());
+      const outcome = await this.store.join(accountSid, target.sid, newSid("PA"), identity);
       switch (outcome.kind) {
         case "joined":
           return { participant: outcome.participant, displaced: outcome.displaced };
@@ -66,28 +68,31 @@ export class ParticipantOperations {
     return this.find(accountSid, await this.rooms.sidOf(accountSid, room), participant);
   }
 
-  // Disconnects a participant. Only "disconnected" may be asked for; a
-  // disconnected participant comes back unchanged.
+  // Kicks a participant through the API. Only "disconnected" may be asked
+  // for; a disconnected participant comes back unchanged.
   async update(accountSid: string, room: string, participant: string, status: ParticipantStatus | undefined): Promise<ParticipantRecord> {
     if (status !== "disconnected") throw invalid("status_invalid", "status", `must be disconnected, got ${status ?? "nothing"}`);
-    const { roomSid, sid } = await this.sidsOf(accountSid, room, participant);
-    const updated = await this.store.disconnectParticipant(accountSid, roomSid, sid, this.now());
-    if (updated === undefined) throw notFound(participant, roomSid);
-    return updated;
+    return this.disconnect(accountSid, room, participant, "kicked");
+  }
+
+  // Records that a participant left, as the media plane reports it.
+  async leave(accountSid: string, room: string, participant: string): Promise<ParticipantRecord> {
+    return this.disconnect(accountSid, room, participant, "left");
   }
 
   // Replaces a participant's identity with its sid, removing the one piece of
   // personal data rollcall keeps about it.
   async anonymize(accountSid: string, room: string, participant: string): Promise<ParticipantRecord> {
     const { roomSid, sid } = await this.sidsOf(accountSid, room, participant);
-    const anonymized = await this.store.anonymizeParticipant(accountSid, roomSid, sid, this.now());
+    const anonymized = await this.store.anonymizeParticipant(accountSid, roomSid, sid);
     if (anonymized === undefined) throw notFound(participant, roomSid);
     return anonymized;
   }
 
   // One page of a room's participants.
   async list(accountSid: string, input: ListParticipantsInput): Promise<ParticipantPage> {
-    return (await this.pages(accountSid, input).next()).value ?? { participants: [], nextPageToken: "" };
+    const first = await this.pages(accountSid, input).next();
+    return first.value!;
   }
 
   // Every page of a room's participants from the given position on, read one
@@ -100,7 +105,7 @@ export class ParticipantOperations {
     let position = input.pageToken ? decodePageToken(input.pageToken, participantStatuses, input.status, room.sid) : undefined;
     const status = input.status ?? position?.status ?? (room.status === "in-progress" ? "connected" : "disconnected");
     for (;;) {
-      const found = await this.store.listParticipants(accountSid, room.sid, {
+      const listing = await this.store.listParticipants(accountSid, room.sid, {
         status,
         identity,
         after: input.dateCreatedAfter,
@@ -108,11 +113,22 @@ export class ParticipantOperations {
         cursor: position?.cursor,
         limit: limit + 1,
       });
-      const { page, next } = cutPage(found, limit, status, (p) => p.startTime, room.sid);
+      const { page, next } = cutPage(listing.participants, limit, status, (p) => p.startTime, room.sid);
       position = next;
-      yield { participants: page, nextPageToken: position ? encodePageToken(position) : "" };
+      yield {
+        participants: page,
+        nextPageToken: position ? encodePageToken(position) : "",
+        watchCursor: encodeEventCursor({ accountSid, roomSid: room.sid, logIds: [listing.logId] }),
+      };
       if (position === undefined) return;
     }
+  }
+
+  private async disconnect(accountSid: string, room: string, participant: string, reason: DisconnectReason): Promise<ParticipantRecord> {
+    const { roomSid, sid } = await this.sidsOf(accountSid, room, participant);
+    const disconnected = await this.store.disconnectParticipant(accountSid, roomSid, sid, reason);
+    if (disconnected === undefined) throw notFound(participant, roomSid);
+    return disconnected;
   }
 
   // The sids of a room and of a participant in it; a participant named by sid

@@ -1,6 +1,6 @@
 import type { RoomRecord, RoomStatus } from "../store/records.js";
 import { roomStatuses } from "../store/records.js";
-import type { Store } from "../store/store.js";
+import type { NewRoom, Store } from "../store/store.js";
 import { invalid, quote, RollcallError } from "./errors.js";
 import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import { checkRange, checkRoomName, pageSizeOf } from "./rules.js";
@@ -44,7 +44,6 @@ export class RoomOperations {
   constructor(
     private readonly store: Store,
     private readonly limits: RoomLimits,
-    private readonly now: () => number = Date.now,
   ) {}
 
   async create(accountSid: string, input: CreateRoomInput): Promise<RoomRecord> {
@@ -102,14 +101,13 @@ export class RoomOperations {
   async update(accountSid: string, room: string, status: RoomStatus | undefined): Promise<RoomRecord> {
     if (status !== "completed") throw invalid("status_invalid", "status", `must be completed, got ${status ?? "nothing"}`);
     const found = await this.get(accountSid, room);
-    const completed = await this.store.completeRoom(accountSid, found.sid, this.now());
+    const completed = await this.store.completeRoom(accountSid, found.sid);
     if (completed === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)}`);
     return completed;
   }
 
-  private newRoom(accountSid: string, input: CreateRoomInput, nameField = "unique_name"): RoomRecord {
+  private newRoom(accountSid: string, input: CreateRoomInput, nameField = "unique_name"): NewRoom {
     const sid = newSid("RM");
-    const now = this.now();
     const maxParticipants = this.limits.maxParticipants;
     const type = input.type || "group";
     if (!roomTypes.includes(type)) throw invalid("invalid_parameter", "type", `must be one of ${roomTypes.join(", ")}, got ${quote(type)}`);
@@ -119,7 +117,6 @@ export class RoomOperations {
       sid,
       accountSid,
       uniqueName: input.uniqueName ? checkRoomName(input.uniqueName, nameField) : sid,
-      status: "in-progress",
       type,
       maxParticipants: checkRange(input.maxParticipants ?? Math.min(50, maxParticipants), 1, maxParticipants, "max_participants", "max_participants_out_of_range"),
       maxParticipantDuration: checkRange(input.maxParticipantDuration ?? 14400, 600, 86400, "max_participant_duration", "invalid_parameter"),
@@ -127,9 +124,6 @@ export class RoomOperations {
       unusedRoomTimeout: checkRange(input.unusedRoomTimeout ?? 5, 1, 60, "unused_room_timeout", "timeout_out_of_range"),
       statusCallback: checkCallbackUrl(input.statusCallback ?? ""),
       statusCallbackMethod: method,
-      dateCreated: now,
-      dateUpdated: now,
-      endTime: undefined,
     };
   }
 }

@@ -1,16 +1,20 @@
 // Listings are sorted sets of strings ordered byte by byte (Redis ZRANGE BYLEX,
 // and the same order in the memory store). A member is the fixed-width time a
-// record is ordered by followed by its sid, optionally behind a name prefix, so
-// one range query gives "by time, then sid" and a cursor is simply the last
-// member seen: a page costs O(log N + page size) however large the set is.
+// record is ordered by, the fixed-width sequence number that breaks ties within
+// one clock (a room's for participants, an account's for rooms), and the
+// record's sid, optionally behind a name prefix. One range query gives "by
+// time, then sequence", and a cursor is simply the last member seen: a page
+// costs O(log N + page size) however large the set is.
 import type { Cursor } from "./store.js";
 
 const timeWidth = 13;
 const maxTime = 10 ** timeWidth - 1;
-const sidLength = 34;
+export const sequenceWidth = 12;
+const maxSequence = 10 ** sequenceWidth - 1;
+export const sidLength = 34;
 // Names and identities never contain control characters (operations reject
 // them), so these two bytes delimit a name prefix unambiguously.
-const nameEnd = "\u0000";
+export const nameEnd = "\u0000";
 const afterNameEnd = "\u0001";
 
 // Milliseconds as 13 zero-padded digits, so string order is time order.
@@ -22,8 +26,12 @@ export function decodeTime(text: string): number {
   return Number(text);
 }
 
-export function indexMember(time: number, sid: string, name?: string): string {
-  const member = encodeTime(time) + sid;
+export function encodeSequence(sequence: number): string {
+  return String(Math.min(Math.max(Math.trunc(sequence), 0), maxSequence)).padStart(sequenceWidth, "0");
+}
+
+export function indexMember(time: number, sequence: number, sid: string, name?: string): string {
+  const member = encodeTime(time) + encodeSequence(sequence) + sid;
   return name === undefined ? member : name + nameEnd + member;
 }
 
@@ -42,7 +50,7 @@ export function lexRange(query: { after?: number | undefined; before?: number | 
   let min = prefix === "" ? "-" : "[" + prefix;
   if (query.after !== undefined) min = "[" + prefix + encodeTime(query.after);
   if (query.cursor !== undefined) {
-    const resume = prefix + encodeTime(query.cursor.time) + query.cursor.sid;
+    const resume = prefix + encodeTime(query.cursor.time) + encodeSequence(query.cursor.sequence) + query.cursor.sid;
     if (min === "-" || resume >= min.slice(1)) min = "(" + resume;
   }
   let max = prefix === "" ? "+" : "(" + name + afterNameEnd;

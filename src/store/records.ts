@@ -16,6 +16,9 @@ export interface ParticipantRecord {
   startTime: number;
   dateUpdated: number;
   endTime: number | undefined;
+  // The room's event sequence of its connect event: orders participants that
+  // started in the same millisecond.
+  sequence: number;
 }
 
 export interface RoomRecord {
@@ -33,10 +36,36 @@ export interface RoomRecord {
   dateCreated: number;
   dateUpdated: number;
   endTime: number | undefined;
+  // The account's count of rooms at this room's creation: orders rooms created
+  // in the same millisecond.
+  sequence: number;
 }
 
 // Present participants occupy the room: they count against max_participants
 // and hold their identity.
 export function isPresent(status: ParticipantStatus): boolean {
   return status !== "disconnected";
+}
+
+// The change log: every change a user can see is one event, appended in the
+// same atomic step as the change.
+export const eventTypes = ["room-created", "room-ended", "participant-connected", "participant-disconnected", "participant-anonymized"] as const;
+export type EventType = (typeof eventTypes)[number];
+
+// Why a participant was disconnected.
+export const disconnectReasons = ["kicked", "replaced", "left", "room-completed"] as const;
+export type DisconnectReason = (typeof disconnectReasons)[number];
+
+export interface ChangeEvent {
+  accountSid: string;
+  roomSid: string;
+  // The room's event sequence: 1, 2, 3, ... with no gap.
+  sequence: number;
+  type: EventType;
+  time: number;
+  // For a disconnect.
+  reason: DisconnectReason | undefined;
+  // The room and the participant as they were right after the change.
+  room: RoomRecord;
+  participant: ParticipantRecord | undefined;
 }

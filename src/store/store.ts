@@ -1,8 +1,10 @@
-import type { ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "./records.js";
+import type { ChangeEvent, DisconnectReason, ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "./records.js";
 
-// A position in a listing: the time a record is ordered by, then its sid.
+// A position in a listing: the time a record is ordered by, the sequence that
+// breaks ties within that time, then its sid.
 export interface Cursor {
   time: number;
+  sequence: number;
   sid: string;
 }
 
@@ -26,6 +28,9 @@ export interface RoomQuery extends PageQuery {
   uniqueName?: string | undefined;
 }
 
+// A room as a creation asks for it; the store sets its status, times and sequence.
+export type NewRoom = Omit<RoomRecord, "status" | "dateCreated" | "dateUpdated" | "endTime" | "sequence">;
+
 export type JoinOutcome =
   | { kind: "joined"; participant: ParticipantRecord; displaced: ParticipantRecord | undefined }
   | { kind: "room_not_found" }
@@ -36,35 +41,77 @@ export type CreateRoomOutcome =
   | { kind: "created"; room: RoomRecord }
   | { kind: "name_taken"; existing: RoomRecord };
 
+export interface ParticipantListing {
+  participants: ParticipantRecord[];
+  // The room's log position at the moment of the listing: following the log
+  // from here continues exactly after the state the listing saw.
+  logId: string;
+}
+
+// The log of one room, or one shard of an account's log. An account's rooms
+// are spread over logShards shards (by their sid); each shard's log holds the
+// events of its rooms, in each room's order.
+export type LogRef = { accountSid: string; roomSid: string } | { accountSid: string; shard: number };
+export const logShards = 16;
+
+export interface LoggedEvent {
+  // The event's position in the log it was read from.
+  id: string;
+  event: ChangeEvent;
+}
+
+export interface LogBatch {
+  events: LoggedEvent[];
+  // The position after this batch: the last event's id, or where the
+  // follower already was when the batch is empty.
+  lastId: string;
+}
+
+export interface FollowOptions {
+  signal: AbortSignal;
+  // An idle follower yields an empty batch this often.
+  keepAliveMs: number;
+}
+
 // Store keeps rooms and participants. Every method is scoped to one account:
 // a room of another account is reported exactly like a missing one. Every
-// change is atomic; the contract suite in test/store-contract.test.ts defines
-// the behaviour both implementations share.
+// change is atomic, takes its time from the clock of the record it changes
+// (the room's for participants, the account's for rooms; a clock never goes
+// backwards) and appends its events to the change log in the same step. The
+// contract suite in test/store-contract.test.ts defines the behaviour both
+// implementations share.
 export interface Store {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the
   // account holds its unique name.
-  createRoom(room: RoomRecord): Promise<CreateRoomOutcome>;
+  createRoom(room: NewRoom): Promise<CreateRoomOutcome>;
   getRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined>;
   // The in-progress room holding this unique name.
   findRoomByName(accountSid: string, uniqueName: string): Promise<RoomRecord | undefined>;
   listRooms(accountSid: string, query: RoomQuery): Promise<RoomRecord[]>;
   // Marks the room completed, disconnects its present participants and frees
   // its unique name. A room that is no longer in progress comes back unchanged.
-  completeRoom(accountSid: string, roomSid: string, now: number): Promise<RoomRecord | undefined>;
+  completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined>;
 
   // Adds a connected participant to an in-progress room with room to spare,
   // disconnecting the present participant of the same identity, if any.
-  join(accountSid: string, roomSid: string, sid: string, identity: string, now: number): Promise<JoinOutcome>;
+  join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome>;
   getParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined>;
   findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined>;
   // Disconnects a present participant; a disconnected one comes back unchanged.
-  disconnectParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined>;
+  disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined>;
   // Replaces a participant's identity with its sid, whatever its status.
-  anonymizeParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined>;
-  // Participants of one status in (start time, sid) order.
-  listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantRecord[]>;
+  anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined>;
+  // Participants of one status in (start time, sequence) order.
+  listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantListing>;
+
+  // Follows a log from after `afterId` (undefined: its current end): yields
+  // what is there, then each batch appended later, and an empty batch after
+  // keepAliveMs without news. Throws LogPositionError for a position the log
+  // no longer holds or never held. A follower that reads slowly is not
+  // buffered for: it reads on from where it is.
+  followLog(ref: LogRef, afterId: string | undefined, options: FollowOptions): AsyncIterable<LogBatch>;
 
   // Resolves when the store answers; rejects with an unavailable error otherwise.
   ping(): Promise<void>;
@@ -74,4 +121,28 @@ export interface Store {
 // The store cannot be reached or did not answer in time.
 export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
+}
+
+// A log position that is no longer retained ("expired") or that the log never
+// held ("unknown": forged, or lost with a Redis failover).
+export class LogPositionError extends Error {
+  override readonly name = "LogPositionError";
+  constructor(
+    readonly reason: "expired" | "unknown",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RetentionLimits {
+  // Events younger than this are kept...
+  retentionMs: number;
+  // ...and so are the last this many of each room, whichever keeps more.
+  retentionPerRoom: number;
+}
+
+// Which shard of its account's log a room's events go to.
+export function shardOf(roomSid: string): number {
+  return Number.parseInt(roomSid.slice(-1), 16) % logShards;
 }

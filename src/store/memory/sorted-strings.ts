@@ -1,4 +1,4 @@
-import type { LexRange } from "./lex-index.js";
+import type { LexRange } from "../lex-index.js";
 
 // An ordered set of strings answering ZRANGE BYLEX-style range queries, the
 // memory store's stand-in for a Redis sorted set whose scores are all equal.

@@ -1,0 +1,293 @@
+import { indexMember, lexRange, sidOfMember } from "../lex-index.js";
+import {
+  isPresent,
+  type ChangeEvent,
+  type DisconnectReason,
+  type EventType,
+  type ParticipantRecord,
+  type ParticipantStatus,
+  type RoomRecord,
+  type RoomStatus,
+} from "../records.js";
+import {
+  logShards,
+  shardOf,
+  type CreateRoomOutcome,
+  type FollowOptions,
+  type JoinOutcome,
+  type LogBatch,
+  type LogRef,
+  type NewRoom,
+  type ParticipantListing,
+  type ParticipantQuery,
+  type RetentionLimits,
+  type RoomQuery,
+  type Store,
+} from "../store.js";
+import { MemoryLog } from "./memory-log.js";
+import { SortedStrings } from "./sorted-strings.js";
+
+interface RoomState {
+  room: RoomRecord;
+  participants: Map<string, ParticipantRecord>;
+  // identity -> sid of the present participant holding it
+  present: Map<string, string>;
+  byStart: Map<ParticipantStatus, SortedStrings>;
+  byIdentity: Map<ParticipantStatus, SortedStrings>;
+  // The room's clock: the time of its latest change.
+  clock: number;
+  log: MemoryLog;
+}
+
+interface AccountState {
+  // unique name -> sid of the in-progress room holding it
+  names: Map<string, string>;
+  byCreated: Map<RoomStatus, SortedStrings>;
+  byName: Map<RoomStatus, SortedStrings>;
+  // The account's clock: the creation time of its latest room, and how many it created.
+  clock: number;
+  rooms: number;
+  shards: MemoryLog[];
+}
+
+export interface MemoryStoreOptions extends RetentionLimits {
+  // The wall clock; each room's and account's own clock never goes back from
+  // what it last read.
+  now?: () => number;
+}
+
+// The embedded store: the same contract as the Redis store, kept in this
+// process. Each change runs to completion without awaiting, which makes it
+// atomic together with its events.
+export class MemoryStore implements Store {
+  readonly description = "in-memory store (data is lost when the process exits)";
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: MemoryStoreOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async createRoom(input: NewRoom): Promise<CreateRoomOutcome> {
+    const account = this.account(input.accountSid);
+    const holder = account.names.get(input.uniqueName);
+    if (holder !== undefined) return { kind: "name_taken", existing: { ...this.rooms.get(holder)!.room } };
+    const time = Math.max(this.now(), account.clock);
+    account.clock = time;
+    const room: RoomRecord = { ...input, status: "in-progress", dateCreated: time, dateUpdated: time, endTime: undefined, sequence: ++account.rooms };
+    const state: RoomState = { room, participants: new Map(), present: new Map(), byStart: new Map(), byIdentity: new Map(), clock: time, log: new MemoryLog() };
+    this.rooms.set(room.sid, state);
+    account.names.set(room.uniqueName, room.sid);
+    indexRoom(account, room);
+    this.append(state, time, "room-created");
+    return { kind: "created", room: { ...room } };
+  }
+
+  async getRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    return state && { ...state.room };
+  }
+
+  async findRoomByName(accountSid: string, uniqueName: string): Promise<RoomRecord | undefined> {
+    const sid = this.accounts.get(accountSid)?.names.get(uniqueName);
+    return sid === undefined ? undefined : this.getRoom(accountSid, sid);
+  }
+
+  async listRooms(accountSid: string, query: RoomQuery): Promise<RoomRecord[]> {
+    const account = this.accounts.get(accountSid);
+    if (account === undefined) return [];
+    const index = query.uniqueName === undefined ? account.byCreated : account.byName;
+    const members = index.get(query.status)?.range(lexRange(query, query.uniqueName), query.limit) ?? [];
+    return members.map((member) => ({ ...this.rooms.get(sidOfMember(member))!.room }));
+  }
+
+  async completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return undefined;
+    const { room } = state;
+    if (room.status === "in-progress") {
+      const time = this.tick(state);
+      for (const sid of [...state.present.values()]) this.disconnect(state, state.participants.get(sid)!, time, "room-completed");
+      const account = this.account(accountSid);
+      unindexRoom(account, room);
+      room.status = "completed";
+      room.endTime = Math.max(time, room.dateCreated);
+      room.dateUpdated = room.endTime;
+      indexRoom(account, room);
+      if (account.names.get(room.uniqueName) === room.sid) account.names.delete(room.uniqueName);
+      this.append(state, time, "room-ended");
+    }
+    return { ...room };
+  }
+
+  async join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return { kind: "room_not_found" };
+    if (state.room.status !== "in-progress") return { kind: "room_completed" };
+    const previousSid = state.present.get(identity);
+    const others = state.present.size - (previousSid === undefined ? 0 : 1);
+    if (others >= state.room.maxParticipants) return { kind: "room_full", maxParticipants: state.room.maxParticipants };
+    const time = this.tick(state);
+    const displaced = previousSid === undefined ? undefined : this.disconnect(state, state.participants.get(previousSid)!, time, "replaced");
+    const participant: ParticipantRecord = {
+      sid,
+      roomSid,
+      accountSid,
+      identity,
+      status: "connected",
+      startTime: time,
+      dateUpdated: time,
+      endTime: undefined,
+      sequence: state.log.lastCounter + 1,
+    };
+    state.participants.set(sid, participant);
+    state.present.set(identity, sid);
+    indexParticipant(state, participant);
+    this.append(state, time, "participant-connected", participant);
+    return { kind: "joined", participant: { ...participant }, displaced: displaced && { ...displaced } };
+  }
+
+  async getParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
+    const participant = this.room(accountSid, roomSid)?.participants.get(sid);
+    return participant && { ...participant };
+  }
+
+  async findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    const sid = state?.present.get(identity);
+    return sid === undefined ? undefined : { ...state!.participants.get(sid)! };
+  }
+
+  async disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    const participant = state?.participants.get(sid);
+    if (participant === undefined) return undefined;
+    if (!isPresent(participant.status)) return { ...participant };
+    return { ...this.disconnect(state!, participant, this.tick(state!), reason) };
+  }
+
+  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    const participant = state?.participants.get(sid);
+    if (participant === undefined) return undefined;
+    if (participant.identity !== sid) {
+      const time = this.tick(state!);
+      unindexParticipant(state!, participant);
+      if (state!.present.get(participant.identity) === sid) {
+        state!.present.delete(participant.identity);
+        state!.present.set(sid, sid);
+      }
+      participant.identity = sid;
+      participant.dateUpdated = Math.max(time, participant.startTime);
+      indexParticipant(state!, participant);
+      this.append(state!, time, "participant-anonymized", participant);
+    }
+    return { ...participant };
+  }
+
+  async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantListing> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return { participants: [], logId: "0-0" };
+    const index = query.identity === undefined ? state.byStart : state.byIdentity;
+    const members = index.get(query.status)?.range(lexRange(query, query.identity), query.limit) ?? [];
+    return { participants: members.map((member) => ({ ...state.participants.get(sidOfMember(member))! })), logId: state.log.endId };
+  }
+
+  followLog(ref: LogRef, afterId: string | undefined, options: FollowOptions): AsyncIterable<LogBatch> {
+    const log = "roomSid" in ref ? this.room(ref.accountSid, ref.roomSid)?.log : this.account(ref.accountSid).shards[ref.shard];
+    return (log ?? new MemoryLog()).follow(afterId, options);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  private room(accountSid: string, roomSid: string): RoomState | undefined {
+    const state = this.rooms.get(roomSid);
+    return state?.room.accountSid === accountSid ? state : undefined;
+  }
+
+  private account(accountSid: string): AccountState {
+    let account = this.accounts.get(accountSid);
+    if (account === undefined) {
+      account = {
+        names: new Map(),
+        byCreated: new Map(),
+        byName: new Map(),
+        clock: 0,
+        rooms: 0,
+        shards: Array.from({ length: logShards }, () => new MemoryLog()),
+      };
+      this.accounts.set(accountSid, account);
+    }
+    return account;
+  }
+
+  // The time of a change to the room: the wall clock, but never before the
+  // room's previous change.
+  private tick(state: RoomState): number {
+    state.clock = Math.max(this.now(), state.clock);
+    return state.clock;
+  }
+
+  private disconnect(state: RoomState, participant: ParticipantRecord, time: number, reason: DisconnectReason): ParticipantRecord {
+    unindexParticipant(state, participant);
+    if (state.present.get(participant.identity) === participant.sid) state.present.delete(participant.identity);
+    participant.status = "disconnected";
+    participant.endTime = Math.max(time, participant.startTime);
+    participant.dateUpdated = participant.endTime;
+    indexParticipant(state, participant);
+    this.append(state, time, "participant-disconnected", participant, reason);
+    return participant;
+  }
+
+  private append(state: RoomState, time: number, type: EventType, participant?: ParticipantRecord, reason?: DisconnectReason): void {
+    const { room, log } = state;
+    const event: ChangeEvent = {
+      accountSid: room.accountSid,
+      roomSid: room.sid,
+      sequence: log.lastCounter + 1,
+      type,
+      time,
+      reason,
+      room: { ...room },
+      participant: participant && { ...participant },
+    };
+    log.append(time, event);
+    const shard = this.account(room.accountSid).shards[shardOf(room.sid)]!;
+    shard.append(time, event);
+    const cutoff = time - this.options.retentionMs;
+    log.trim((entry, remaining) => remaining > this.options.retentionPerRoom && entry.event.time < cutoff);
+    shard.trim((entry) => entry.event.time < cutoff);
+  }
+}
+
+function indexParticipant(state: RoomState, p: ParticipantRecord): void {
+  setOf(state.byStart, p.status).add(indexMember(p.startTime, p.sequence, p.sid));
+  setOf(state.byIdentity, p.status).add(indexMember(p.startTime, p.sequence, p.sid, p.identity));
+}
+
+function unindexParticipant(state: RoomState, p: ParticipantRecord): void {
+  setOf(state.byStart, p.status).delete(indexMember(p.startTime, p.sequence, p.sid));
+  setOf(state.byIdentity, p.status).delete(indexMember(p.startTime, p.sequence, p.sid, p.identity));
+}
+
+function indexRoom(account: AccountState, room: RoomRecord): void {
+  setOf(account.byCreated, room.status).add(indexMember(room.dateCreated, room.sequence, room.sid));
+  setOf(account.byName, room.status).add(indexMember(room.dateCreated, room.sequence, room.sid, room.uniqueName));
+}
+
+function unindexRoom(account: AccountState, room: RoomRecord): void {
+  setOf(account.byCreated, room.status).delete(indexMember(room.dateCreated, room.sequence, room.sid));
+  setOf(account.byName, room.status).delete(indexMember(room.dateCreated, room.sequence, room.sid, room.uniqueName));
+}
+
+function setOf<K>(sets: Map<K, SortedStrings>, key: K): SortedStrings {
+  let set = sets.get(key);
+  if (set === undefined) {
+    set = new SortedStrings();
+    sets.set(key, set);
+  }
+  return set;
+}
