@@ -1,19 +1,49 @@
-import type { ParticipantStatus, RoomStatus } from "./records.js";
+import type { ParticipantStatus, RoomStatus } from "../records.js";
+import { shardOf } from "../store.js";
 
-// Every key of a room carries the hash tag {<room sid>} and every key of an
-// account's room directory the tag {<account sid>}, so each Lua script touches
-// one slot, in a single Redis and in Redis Cluster alike. Sids are validated
-// before they reach the store; names and identities never appear in a key,
-// only as hash fields and sorted-set members, where any bytes are safe.
+// An account's rooms are spread over 16 shards by the last hex digit of their
+// sid. Every key of a room, and its shard's account log, carries the hash tag
+// {<account sid>:<shard>}, so each room script touches one slot and appends to
+// the account's log in the same atomic step as the change. The account's room
+// directory carries {<account sid>}. Sids are validated before they reach the
+// store; names and identities never appear in a key, only as hash fields and
+// sorted-set members, where any bytes are safe.
 
-export function roomKeys(roomSid: string) {
-  const prefix = `rc:{${roomSid}}:`;
+// The parts of a room key after the room's prefix; scripts build keys from them.
+export const roomKeyParts = {
+  room: "room",
+  present: "present",
+  participant: "p:",
+  byStart: "by-start:",
+  byIdentity: "by-identity:",
+  log: "log",
+} as const;
+
+function shardTag(accountSid: string, shard: number): string {
+  return `rc:{${accountSid}:${shard.toString(16)}}:`;
+}
+
+export function roomKeys(accountSid: string, roomSid: string) {
+  const shard = shardTag(accountSid, shardOf(roomSid));
+  const prefix = `${shard}${roomSid}:`;
   return {
-    room: prefix + "room",
-    present: prefix + "present",
-    participant: (sid: string) => prefix + "p:" + sid,
-    byStart: (status: ParticipantStatus) => prefix + "by-start:" + status,
-    byIdentity: (status: ParticipantStatus) => prefix + "by-identity:" + status,
+    prefix,
+    room: prefix + roomKeyParts.room,
+    present: prefix + roomKeyParts.present,
+    participant: (sid: string) => prefix + roomKeyParts.participant + sid,
+    byStart: (status: ParticipantStatus) => prefix + roomKeyParts.byStart + status,
+    byIdentity: (status: ParticipantStatus) => prefix + roomKeyParts.byIdentity + status,
+    log: prefix + roomKeyParts.log,
+    ...shardKeys(accountSid, shardOf(roomSid)),
+  };
+}
+
+export function shardKeys(accountSid: string, shard: number) {
+  const tag = shardTag(accountSid, shard);
+  return {
+    // The shard's part of the account's log, and the hash counting its entries.
+    shardLog: tag + "log",
+    shardCounter: tag + "counter",
   };
 }
 
@@ -23,5 +53,10 @@ export function accountKeys(accountSid: string) {
     names: prefix + "names",
     roomsByCreated: (status: RoomStatus) => prefix + "rooms-by-created:" + status,
     roomsByName: (status: RoomStatus) => prefix + "rooms-by-name:" + status,
+    // The account's clock (the latest room creation time) and room count.
+    clock: prefix + "clock",
+    // Rooms whose name is claimed but whose record is not yet written: the
+    // record to write, by sid (see createRoom).
+    pending: prefix + "pending",
   };
 }

@@ -1,119 +1,108 @@
-import { Cluster, Redis } from "ioredis";
-import { decodeTime, encodeTime, lexRange, sidOfMember } from "./lex-index.js";
-import type { ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "./records.js";
-import { accountKeys, roomKeys } from "./redis-keys.js";
-import { scripts } from "./redis-scripts.js";
-import { StoreUnavailableError, type CreateRoomOutcome, type JoinOutcome, type ParticipantQuery, type RoomQuery, type Store } from "./store.js";
-
-// A participant as the Lua scripts return it: sid, identity, status,
-// start_time, date_updated, end_time ('' while present).
-type ParticipantReply = [string, string, string, string, string, string];
+import { Cluster } from "ioredis";
+import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
+import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../records.js";
+import type {
+  CreateRoomOutcome,
+  FollowOptions,
+  JoinOutcome,
+  LogBatch,
+  LogRef,
+  NewRoom,
+  ParticipantListing,
+  ParticipantQuery,
+  RetentionLimits,
+  RoomQuery,
+  Store,
+} from "../store.js";
+import { decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
+import {
+  blockingConnection,
+  connectCluster,
+  connectServer,
+  guarded,
+  pingMasters,
+  redactUrl,
+  StoreInvariantError,
+  type Client,
+  type ConnectionOptions,
+} from "./connection.js";
+import { accountKeys, roomKeys, shardKeys } from "./keys.js";
+import { LogFollowers, logReadOf, type CountPart } from "./log-followers.js";
+import { scripts } from "./scripts.js";
 
 type ScriptCommands = {
   [Name in keyof typeof scripts]: (...args: string[]) => Promise<unknown>;
 };
 
-export interface RedisStoreOptions {
-  // Bound on each command; a command that does not answer in time fails as unavailable.
-  commandTimeoutMs: number;
+export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits {
+  // The wall clock of changes; Redis' own clock (TIME) when unset, one clock
+  // for every instance. Each room's and account's clock never goes back from
+  // what it last read.
+  now?: () => number;
 }
 
+// A blocking log read waits this long in Redis before it is sent again.
+const blockMs = 5000;
+
 // The production store: rooms and participants in Redis hashes, listings in
-// sorted sets, every multi-key change one Lua script. docs/ARCHITECTURE.md
-// draws the keys.
+// sorted sets, the change log in streams, every change one Lua script.
+// docs/ARCHITECTURE.md draws the keys.
 export class RedisStore implements Store {
-  readonly description: string;
-  private readonly redis: (Redis | Cluster) & ScriptCommands;
+  private readonly redis: Client & ScriptCommands;
+  private readonly followers: LogFollowers;
 
-  private constructor(client: Redis | Cluster, description: string) {
+  private constructor(
+    client: Client,
+    readonly description: string,
+    private readonly options: RedisStoreOptions,
+  ) {
     for (const [name, definition] of Object.entries(scripts)) client.defineCommand(name, definition);
-    this.redis = client as (Redis | Cluster) & ScriptCommands;
-    this.description = description;
+    this.redis = client as Client & ScriptCommands;
+    this.followers = new LogFollowers(
+      () => blockingConnection(client, blockMs, options.commandTimeoutMs),
+      (key, countPart, after, limit) => this.readLog(key, countPart, after, limit),
+      { blockMs, windowSize: 2000, readBatch: 500 },
+    );
   }
 
-  // Connects to a single Redis server and waits until it answers.
   static async connect(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    const client = new Redis(url, {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      // Fail fast while disconnected instead of queueing without bound.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
-      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
-    });
-    client.on("error", () => {
-      // Connection errors surface as failed commands; ioredis keeps reconnecting.
-    });
-    await client.connect();
-    return new RedisStore(client, `Redis at ${redactUrl(url)}`);
+    return new RedisStore(await connectServer(url, options), `Redis at ${redactUrl(url)}`, options);
   }
 
-  // Connects to a Redis Cluster through host:port seeds and waits until every
-  // master serving slots answers. Every key a command or script touches
-  // carries one hash tag (redis-keys.ts), so nothing is ever sent across slots.
+  // Every key a command or script touches carries one hash tag (keys.ts), so
+  // nothing is ever sent across slots.
   static async connectCluster(nodes: readonly string[], options: RedisStoreOptions): Promise<RedisStore> {
-    const client = new Cluster(nodes.map(hostAndPort), {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      // Without the offline queue, calls fail at once while the cluster
-      // connection is not ready (connecting, or reconnecting after every node
-      // was lost) instead of queueing without bound. Redirections still work:
-      // a MOVED command is resent at once, and one that meets a dead or not yet
-      // ready node, CLUSTERDOWN or TRYAGAIN is resent 100 ms later with a
-      // fresh slot map, 16 redirections and resends at most, so a call rides
-      // out a replica's promotion instead of failing.
-      enableOfflineQueue: false,
-      retryDelayOnFailover: 100,
-      retryDelayOnClusterDown: 100,
-      retryDelayOnTryAgain: 100,
-      maxRedirections: 16,
-      clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
-      redisOptions: {
-        // Bounds each send to a node, including the time a command waits in
-        // the queue of a node connection still connecting (ioredis always
-        // keeps that queue on).
-        commandTimeout: options.commandTimeoutMs,
-        connectTimeout: Math.max(options.commandTimeoutMs, 1000),
-      },
-    });
-    client.on("error", () => {
-      // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
-    });
-    try {
-      await client.connect();
-      const store = new RedisStore(client, `Redis Cluster at ${nodes.join(",")}`);
-      await store.ping();
-      return store;
-    } catch (error) {
-      client.disconnect();
-      throw new StoreUnavailableError(`cannot reach a ready Redis Cluster through ${nodes.join(",")}: ${(error as Error).message}`, { cause: error });
-    }
+    return new RedisStore(await connectCluster(nodes, options), `Redis Cluster at ${nodes.join(",")}`, options);
   }
 
-  async createRoom(room: RoomRecord): Promise<CreateRoomOutcome> {
+  // The name is claimed first, in the account's slot, which also gives the
+  // room its creation time and sequence from the account's clock and keeps
+  // the record as pending; then the room's slot writes the record and its
+  // room-created event. Whoever meets a claimed name whose record is still
+  // pending (the creator stopped in between) writes it, so a claimed room
+  // always comes into being.
+  async createRoom(input: NewRoom): Promise<CreateRoomOutcome> {
     return this.guard(async () => {
-      // The room's hash is written first: it is unreachable until its name is
-      // claimed in the account's directory, and it is removed if the claim fails.
-      const keys = roomKeys(room.sid);
-      await this.redis.hset(keys.room, encodeRoom(room));
-      let holder = await this.claimName(room);
-      if (holder !== null) {
-        const existing = await this.holderOf(room.accountSid, holder);
-        if (existing.status === "in-progress") {
-          await this.redis.del(keys.room);
-          return { kind: "name_taken", existing };
-        }
+      for (let attempt = 1; ; attempt++) {
+        const keys = accountKeys(input.accountSid);
+        const [outcome, value] = (await this.redis.rcClaimRoomName(
+          keys.names,
+          keys.roomsByCreated("in-progress"),
+          keys.roomsByName("in-progress"),
+          keys.clock,
+          keys.pending,
+          input.uniqueName,
+          input.sid,
+          JSON.stringify(pendingFields(input)),
+          this.now(),
+        )) as [string, string];
+        if (outcome === "claimed") return { kind: "created", room: await this.writeRoom(input.accountSid, input.sid, value) };
+        const existing = await this.readNamedRoom(input.accountSid, value);
+        if (existing.status === "in-progress" || attempt === 2) return { kind: "name_taken", existing };
         // The holder completed but the process stopped before completeRoom
         // released its name: finish that, then claim again.
         await this.releaseName(existing);
-        holder = await this.claimName(room);
-        if (holder !== null) {
-          await this.redis.del(keys.room);
-          return { kind: "name_taken", existing: await this.holderOf(room.accountSid, holder) };
-        }
       }
-      return { kind: "created", room };
     });
   }
 
@@ -125,9 +114,9 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const sid = await this.redis.hget(accountKeys(accountSid).names, uniqueName);
       if (sid === null) return undefined;
-      const room = await this.readRoom(accountSid, sid);
-      if (room?.status === "in-progress") return room;
-      if (room !== undefined) await this.releaseName(room);
+      const room = await this.readNamedRoom(accountSid, sid);
+      if (room.status === "in-progress") return room;
+      await this.releaseName(room);
       return undefined;
     });
   }
@@ -144,9 +133,8 @@ export class RedisStore implements Store {
       for (;;) {
         const wanted = query.limit - listed.length;
         const members = await this.redis.zrange(index, min, range.max, "BYLEX", "LIMIT", 0, wanted);
-        const rooms = await Promise.all(members.map((member) => this.readRoom(accountSid, sidOfMember(member))));
+        const rooms = await Promise.all(members.map((member) => this.readNamedRoom(accountSid, sidOfMember(member))));
         for (const room of rooms) {
-          if (room === undefined) continue;
           if (room.status === query.status) listed.push(room);
           // Left in progress by an interrupted or still running completeRoom: finish the move.
           else if (room.status === "completed") await this.releaseName(room);
@@ -157,27 +145,24 @@ export class RedisStore implements Store {
     });
   }
 
-  async completeRoom(accountSid: string, roomSid: string, now: number): Promise<RoomRecord | undefined> {
+  async completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
     return this.guard(async () => {
-      const keys = roomKeys(roomSid);
-      const reply = (await this.redis.rcCompleteRoom(keys.room, keys.present, accountSid, encodeTime(now))) as string[] | null;
-      if (reply === null) return undefined;
-      const room = decodeRoom(roomSid, pairsToObject(reply));
-      if (room.status === "completed") await this.releaseName(room);
+      const reply = (await this.roomScript("rcCompleteRoom", accountSid, roomSid)) as string[] | null;
+      const room = reply === null ? undefined : decodeRoom(roomSid, reply);
+      if (room?.status === "completed") await this.releaseName(room);
       return room;
     });
   }
 
-  async join(accountSid: string, roomSid: string, sid: string, identity: string, now: number): Promise<JoinOutcome> {
+  async join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome> {
     return this.guard(async () => {
-      const keys = roomKeys(roomSid);
-      const reply = (await this.redis.rcJoin(keys.room, keys.present, accountSid, sid, identity, encodeTime(now))) as [string, ...unknown[]];
+      const reply = (await this.roomScript("rcJoin", accountSid, roomSid, sid, identity)) as [string, ...unknown[]];
       switch (reply[0]) {
         case "joined":
           return {
             kind: "joined",
-            participant: decodeParticipant(roomSid, accountSid, reply[1] as ParticipantReply),
-            displaced: reply[2] ? decodeParticipant(roomSid, accountSid, reply[2] as ParticipantReply) : undefined,
+            participant: decodeParticipant(roomSid, reply[1] as ParticipantReply)!,
+            displaced: reply[2] ? decodeParticipant(roomSid, reply[2] as ParticipantReply) : undefined,
           };
         case "room_full":
           return { kind: "room_full", maxParticipants: Number(reply[1]) };
@@ -191,50 +176,39 @@ export class RedisStore implements Store {
 
   async getParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
     return this.guard(async () => {
-      const [account, identity, status, start, updated, end] = await this.redis.hmget(
-        roomKeys(roomSid).participant(sid),
-        "account_sid",
-        "identity",
-        "status",
-        "start_time",
-        "date_updated",
-        "end_time",
-      );
-      if (account !== accountSid) return undefined;
-      return decodeParticipant(roomSid, accountSid, [sid, identity!, status!, start!, updated!, end ?? ""]);
+      const values = await this.redis.hmget(roomKeys(accountSid, roomSid).participant(sid), ...participantFields);
+      const participant = decodeParticipant(roomSid, [sid, ...values]);
+      return participant?.accountSid === accountSid ? participant : undefined;
     });
   }
 
   async findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined> {
-    return this.guard(async () => {
-      const keys = roomKeys(roomSid);
-      const reply = (await this.redis.rcFindPresentParticipant(keys.room, keys.present, accountSid, identity)) as ParticipantReply | null;
-      return reply === null ? undefined : decodeParticipant(roomSid, accountSid, reply);
-    });
+    return this.participantScript("rcFindPresentParticipant", accountSid, roomSid, identity);
   }
 
-  async disconnectParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined> {
-    return this.guard(async () => {
-      const reply = (await this.redis.rcDisconnectParticipant(roomKeys(roomSid).room, accountSid, sid, encodeTime(now))) as ParticipantReply | null;
-      return reply === null ? undefined : decodeParticipant(roomSid, accountSid, reply);
-    });
+  async disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined> {
+    return this.participantScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason);
   }
 
-  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string, now: number): Promise<ParticipantRecord | undefined> {
-    return this.guard(async () => {
-      const reply = (await this.redis.rcAnonymizeParticipant(roomKeys(roomSid).room, accountSid, sid, encodeTime(now))) as ParticipantReply | null;
-      return reply === null ? undefined : decodeParticipant(roomSid, accountSid, reply);
-    });
+  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
+    return this.participantScript("rcAnonymizeParticipant", accountSid, roomSid, sid);
   }
 
-  async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantRecord[]> {
+  async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantListing> {
     return this.guard(async () => {
-      const keys = roomKeys(roomSid);
-      const index = query.identity === undefined ? keys.byStart(query.status) : keys.byIdentity(query.status);
+      const index = query.identity === undefined ? `by-start:${query.status}` : `by-identity:${query.status}`;
       const { min, max } = lexRange(query, query.identity);
-      const replies = (await this.redis.rcListParticipants(keys.room, index, accountSid, min, max, String(query.limit))) as ParticipantReply[];
-      return replies.map((reply) => decodeParticipant(roomSid, accountSid, reply));
+      const [logId, ...replies] = (await this.roomScript("rcListParticipants", accountSid, roomSid, index, min, max, String(query.limit))) as [
+        string,
+        ...ParticipantReply[],
+      ];
+      return { participants: replies.map((reply) => decodeParticipant(roomSid, reply)!), logId };
     });
+  }
+
+  followLog(ref: LogRef, afterId: string | undefined, options: FollowOptions): AsyncIterable<LogBatch> {
+    if ("roomSid" in ref) return this.followers.follow(roomKeys(ref.accountSid, ref.roomSid).log, 1, afterId, options);
+    return this.followers.follow(shardKeys(ref.accountSid, ref.shard).shardLog, 2, afterId, options);
   }
 
   async ping(): Promise<void> {
@@ -245,30 +219,59 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.followers.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
+  // The time a script is to use: '' for Redis' own clock.
+  private now(): string {
+    return this.options.now === undefined ? "" : String(Math.trunc(this.options.now()));
+  }
+
+  private guard<T>(operation: () => Promise<T>): Promise<T> {
+    return guarded(this.redis, operation);
+  }
+
+  private async readLog(key: string, countPart: CountPart, after: string | undefined, limit: number) {
+    return this.guard(async () => logReadOf((await this.redis.rcReadLog(key, String(countPart), after ?? "", String(limit))) as unknown[]));
+  }
+
+  // Runs a room-slot script (scripts.ts) with the keys and arguments every
+  // one of them takes, then its own.
+  private roomScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<unknown> {
+    const keys = roomKeys(accountSid, roomSid);
+    const { retentionMs, retentionPerRoom } = this.options;
+    const common = [keys.prefix, roomSid, String(retentionMs), String(retentionPerRoom), accountSid, this.now()];
+    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, ...common, ...args);
+  }
+
+  private participantScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<ParticipantRecord | undefined> {
+    return this.guard(async () => {
+      const reply = (await this.roomScript(name, accountSid, roomSid, ...args)) as ParticipantReply | null;
+      return reply === null ? undefined : decodeParticipant(roomSid, reply);
+    });
+  }
+
   private async readRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
-    const fields = await this.redis.hgetall(roomKeys(roomSid).room);
-    return fields.account_sid === accountSid ? decodeRoom(roomSid, fields) : undefined;
+    const room = decodeRoom(roomSid, await this.redis.hmget(roomKeys(accountSid, roomSid).room, ...roomFields));
+    return room?.accountSid === accountSid ? room : undefined;
   }
 
-  private async holderOf(accountSid: string, roomSid: string): Promise<RoomRecord> {
+  // A room that the account's directory names: its record, written first
+  // from the pending record if its creation stopped half-way.
+  private async readNamedRoom(accountSid: string, roomSid: string): Promise<RoomRecord> {
     const room = await this.readRoom(accountSid, roomSid);
-    if (room === undefined) throw new StoreInvariantError(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
-    return room;
+    if (room !== undefined) return room;
+    const pending = await this.redis.hget(accountKeys(accountSid).pending, roomSid);
+    if (pending === null) throw new StoreInvariantError(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
+    return this.writeRoom(accountSid, roomSid, pending);
   }
 
-  private async claimName(room: RoomRecord): Promise<string | null> {
-    const keys = accountKeys(room.accountSid);
-    return (await this.redis.rcClaimRoomName(
-      keys.names,
-      keys.roomsByCreated("in-progress"),
-      keys.roomsByName("in-progress"),
-      room.uniqueName,
-      room.sid,
-      encodeTime(room.dateCreated),
-    )) as string | null;
+  // Writes a claimed room's record and its room-created event, once.
+  private async writeRoom(accountSid: string, roomSid: string, pending: string): Promise<RoomRecord> {
+    const fields = JSON.parse(pending) as Record<string, string>;
+    const values = (await this.roomScript("rcCreateRoom", accountSid, roomSid, String(Number(fields.date_created)), ...Object.entries(fields).flat())) as string[];
+    return decodeRoom(roomSid, values)!;
   }
 
   private async releaseName(room: RoomRecord): Promise<void> {
@@ -279,119 +282,23 @@ export class RedisStore implements Store {
       keys.roomsByCreated("completed"),
       keys.roomsByName("in-progress"),
       keys.roomsByName("completed"),
+      keys.pending,
       room.uniqueName,
       room.sid,
       encodeTime(room.dateCreated),
+      encodeSequence(room.sequence),
     );
   }
-
-  // Redis failures (no connection, a timeout, a transient reply such as
-  // LOADING) reach callers as StoreUnavailableError; replies that signal a bug
-  // (a script error, a wrong type) and broken invariants stay as they are.
-  //
-  // On a cluster, ioredis follows MOVED and ASK itself, except in an
-  // automatic pipeline whose commands were redirected with different replies
-  // (several slots of one master, each redirected after a failover or a slot
-  // migration): each command then fails with its own redirection and the slot
-  // map is left stale. A redirected command did not run, and every operation
-  // may run again from its start (its earlier steps are idempotent), so the
-  // slot map is refreshed and the operation repeated, a few times at most.
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await operation();
-      } catch (error) {
-        if (this.redis instanceof Cluster && attempt < redirectedAttempts && isRedirection(error)) {
-          await refreshSlots(this.redis);
-          continue;
-        }
-        if (error instanceof StoreUnavailableError || !isUnavailability(error)) throw error;
-        throw new StoreUnavailableError((error as Error).message, { cause: error });
-      }
-    }
-  }
 }
 
-const redirectedAttempts = 4;
 
-const redirections = /^(MOVED|ASK)\b/;
 
-const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;
-
-function isRedirection(error: unknown): boolean {
-  return error instanceof Error && error.name === "ReplyError" && redirections.test(error.message);
-}
-
-function refreshSlots(cluster: Cluster): Promise<void> {
-  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
-}
-
-// Data in Redis that the store's own writes cannot produce.
-class StoreInvariantError extends Error {
-  override readonly name = "StoreInvariantError";
-}
-
-function isUnavailability(error: unknown): boolean {
-  if (!(error instanceof Error) || error instanceof StoreInvariantError) return false;
-  if (error.name !== "ReplyError") return true;
-  return transientReplies.test(error.message);
-}
-
-// Pings the master of every slot, as the client maps them: a cluster that
-// lost a master cannot serve the rooms hashed to it until a replica takes over.
-async function pingMasters(cluster: Cluster): Promise<void> {
-  if (cluster.status !== "ready") throw new Error(`the Redis Cluster connection is ${cluster.status}`);
-  const masters = new Map(cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]));
-  const owners = new Set<string>();
-  for (let slot = 0; slot < 16384; slot++) {
-    const owner = cluster.slots[slot]?.[0];
-    if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
-    owners.add(owner);
-  }
-  const missing = [...owners].find((owner) => !masters.has(owner));
-  if (missing !== undefined) throw new Error(`the master ${missing} is not connected`);
-  await Promise.all([...owners].map((owner) => masters.get(owner)!.ping()));
-}
-
-function hostAndPort(node: string): { host: string; port: number } {
-  const colon = node.lastIndexOf(":");
-  return { host: node.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(node.slice(colon + 1)) };
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
-
-function pairsToObject(pairs: string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < pairs.length; i += 2) fields[pairs[i]!] = pairs[i + 1]!;
-  return fields;
-}
-
-function decodeParticipant(roomSid: string, accountSid: string, [sid, identity, status, start, updated, end]: ParticipantReply): ParticipantRecord {
+// The fields of a room hash that a creation knows before the account's clock
+// gives it its times and sequence.
+function pendingFields(room: NewRoom): Record<string, string> {
   return {
-    sid,
-    roomSid,
-    accountSid,
-    identity,
-    status: status as ParticipantStatus,
-    startTime: decodeTime(start),
-    dateUpdated: decodeTime(updated),
-    endTime: end === "" ? undefined : decodeTime(end),
-  };
-}
-
-function encodeRoom(room: RoomRecord): Record<string, string> {
-  const fields: Record<string, string> = {
     account_sid: room.accountSid,
     unique_name: room.uniqueName,
-    status: room.status,
     type: room.type,
     max_participants: String(room.maxParticipants),
     max_participant_duration: String(room.maxParticipantDuration),
@@ -399,28 +306,5 @@ function encodeRoom(room: RoomRecord): Record<string, string> {
     unused_room_timeout: String(room.unusedRoomTimeout),
     status_callback: room.statusCallback,
     status_callback_method: room.statusCallbackMethod,
-    date_created: encodeTime(room.dateCreated),
-    date_updated: encodeTime(room.dateUpdated),
-  };
-  if (room.endTime !== undefined) fields.end_time = encodeTime(room.endTime);
-  return fields;
-}
-
-function decodeRoom(sid: string, f: Record<string, string>): RoomRecord {
-  return {
-    sid,
-    accountSid: f.account_sid!,
-    uniqueName: f.unique_name!,
-    status: f.status as RoomStatus,
-    type: f.type!,
-    maxParticipants: Number(f.max_participants),
-    maxParticipantDuration: Number(f.max_participant_duration),
-    emptyRoomTimeout: Number(f.empty_room_timeout),
-    unusedRoomTimeout: Number(f.unused_room_timeout),
-    statusCallback: f.status_callback!,
-    statusCallbackMethod: f.status_callback_method!,
-    dateCreated: decodeTime(f.date_created!),
-    dateUpdated: decodeTime(f.date_updated!),
-    endTime: f.end_time === undefined ? undefined : decodeTime(f.end_time),
   };
 }

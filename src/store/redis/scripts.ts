@@ -1,172 +1,307 @@
-// Lua scripts of the Redis store: each change that touches several keys runs
-// as one script, atomic and one round trip. A script is handed the room's hash
-// key as KEYS[1] and derives its participants' keys from that key's prefix, so
-// every key it touches shares the room's hash tag and slot (see redis-keys.ts).
-// Times are 13-digit millisecond strings (lex-index.ts), so comparing them as
-// strings compares them as times.
-
-const prelude = String.raw`
-local prefix = string.sub(KEYS[1], 1, -5)
-
-local function participant_reply(sid)
-  local f = redis.call('HMGET', prefix .. 'p:' .. sid, 'identity', 'status', 'start_time', 'date_updated', 'end_time')
-  if not f[2] then return false end
-  return {sid, f[1], f[2], f[3], f[4], f[5] or ''}
-end
-
-local function disconnect(sid, now)
-  local key = prefix .. 'p:' .. sid
-  local f = redis.call('HMGET', key, 'identity', 'status', 'start_time')
-  local identity, status, start = f[1], f[2], f[3]
-  if not status then return false end
-  if status ~= 'disconnected' then
-    local finish = now
-    if finish < start then finish = start end
-    redis.call('HSET', key, 'status', 'disconnected', 'end_time', finish, 'date_updated', finish)
-    redis.call('ZREM', prefix .. 'by-start:' .. status, start .. sid)
-    redis.call('ZREM', prefix .. 'by-identity:' .. status, identity .. '\0' .. start .. sid)
-    redis.call('ZADD', prefix .. 'by-start:disconnected', 0, start .. sid)
-    redis.call('ZADD', prefix .. 'by-identity:disconnected', 0, identity .. '\0' .. start .. sid)
-    if redis.call('HGET', prefix .. 'present', identity) == sid then
-      redis.call('HDEL', prefix .. 'present', identity)
-    end
-  end
-  return participant_reply(sid)
-end
-`;
+// Lua scripts of the Redis store: each change runs as one script, atomic and
+// one round trip, and appends its events to the change log in the same step.
+// Key names, hash fields and index members are built from the same constants
+// as the TypeScript side (keys.ts, codec.ts, lex-index.ts).
+import { nameEnd, sequenceWidth, sidLength } from "../lex-index.js";
+import { participantFields, roomFields } from "./codec.js";
+import { roomKeyParts } from "./keys.js";
 
 interface ScriptDefinition {
   numberOfKeys: number;
   lua: string;
 }
 
-// KEYS: room, present. ARGV: account sid, new participant sid, identity, now.
-const join: ScriptDefinition = {
-  numberOfKeys: 2,
-  lua: prelude + String.raw`
-local account, sid, identity, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local room = redis.call('HMGET', KEYS[1], 'account_sid', 'status', 'max_participants')
+const luaList = (names: readonly string[]) => `{${names.map((name) => `'${name}'`).join(", ")}}`;
+
+// Shared by the account-slot and room-slot scripts.
+const common = String.raw`
+local NAME_END = '${"\\" + nameEnd.charCodeAt(0)}'
+
+local function time13(ms) return string.format('%013d', ms) end
+local function order(sequence) return string.format('%0${sequenceWidth}d', tonumber(sequence)) end
+
+-- The clock in milliseconds (Redis' own unless now names a time), never
+-- before last (a time13 string or nil).
+local function tick_after(last, now)
+  local ms = tonumber(now)
+  if not ms then
+    local time = redis.call('TIME')
+    ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  end
+  if last and ms < tonumber(last) then ms = tonumber(last) end
+  return ms
+end
+`;
+
+// Room-slot scripts. KEYS: the room hash, the room's log, its shard's part of
+// the account's log, the shard's counter. ARGV: the room's key prefix, the
+// room's sid, the retention in ms, the retention per room, the account's sid,
+// the time to use ('' for Redis' clock), then the script's own arguments.
+const roomPrelude = common + String.raw`
+local room_key, log_key, shard_log_key, shard_counter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prefix, room_sid, account, now = ARGV[1], ARGV[2], ARGV[5], ARGV[6]
+local retention_ms, retention_count = tonumber(ARGV[3]), tonumber(ARGV[4])
+local present_key = prefix .. '${roomKeyParts.present}'
+local ROOM_FIELDS = ${luaList(roomFields)}
+local PARTICIPANT_FIELDS = ${luaList(participantFields)}
+
+local function participant_key(sid) return prefix .. '${roomKeyParts.participant}' .. sid end
+local function by_start(status) return prefix .. '${roomKeyParts.byStart}' .. status end
+local function by_identity(status) return prefix .. '${roomKeyParts.byIdentity}' .. status end
+
+-- The time of a change to the room: Redis' clock, never before the room's
+-- previous change, so the room's times follow the order of its changes.
+local function tick()
+  local ms = tick_after(redis.call('HGET', room_key, 'clock'), now)
+  redis.call('HSET', room_key, 'clock', time13(ms))
+  return ms
+end
+
+local function participant_reply(sid)
+  local f = redis.call('HMGET', participant_key(sid), unpack(PARTICIPANT_FIELDS))
+  if not f[1] then return false end
+  table.insert(f, 1, sid)
+  return f
+end
+
+-- Appends an event to the room's log (id <sequence>-<ms>) and to its shard of
+-- the account's log (id <ms>-<count>), trimming both: the room's log keeps
+-- the events younger than the retention or the last retention_count of the
+-- room, whichever keeps more; the shard keeps the events younger than the
+-- retention. Trimming is approximate (~), so it costs no more than the append.
+local function append(ms, type, reason, participant)
+  local sequence = redis.call('HINCRBY', room_key, 'log_sequence', 1)
+  local payload = cjson.encode({room_sid, type, sequence, ms, reason or false, redis.call('HMGET', room_key, unpack(ROOM_FIELDS)), participant or false})
+  redis.call('XADD', log_key, sequence .. '-' .. ms, 'e', payload)
+  local cutoff = ms - retention_ms
+  if sequence > retention_count then
+    local boundary = sequence - retention_count
+    local entry = redis.call('XRANGE', log_key, boundary .. '-0', boundary .. '-18446744073709551615', 'COUNT', 1)[1]
+    if entry and tonumber(string.match(entry[1], '%-(%d+)$')) < cutoff then
+      redis.call('XTRIM', log_key, 'MINID', '~', (boundary + 1) .. '-0')
+    end
+  end
+  local count = redis.call('HINCRBY', shard_counter_key, 'count', 1)
+  local shard_ms = tick_after(redis.call('HGET', shard_counter_key, 'clock'), now)
+  if shard_ms < ms then shard_ms = ms end
+  redis.call('HSET', shard_counter_key, 'clock', shard_ms)
+  if cutoff < 0 then cutoff = 0 end
+  redis.call('XADD', shard_log_key, 'MINID', '~', cutoff .. '-0', shard_ms .. '-' .. count, 'e', payload)
+end
+
+local function disconnect(sid, ms, reason)
+  local key = participant_key(sid)
+  local f = redis.call('HMGET', key, 'identity', 'status', 'start_time', 'sequence')
+  local identity, status, start = f[1], f[2], f[3]
+  if not status then return false end
+  if status == 'disconnected' then return participant_reply(sid) end
+  local finish = time13(ms)
+  if finish < start then finish = start end
+  local member = start .. order(f[4]) .. sid
+  redis.call('HSET', key, 'status', 'disconnected', 'end_time', finish, 'date_updated', finish)
+  redis.call('ZREM', by_start(status), member)
+  redis.call('ZREM', by_identity(status), identity .. NAME_END .. member)
+  redis.call('ZADD', by_start('disconnected'), 0, member)
+  redis.call('ZADD', by_identity('disconnected'), 0, identity .. NAME_END .. member)
+  if redis.call('HGET', present_key, identity) == sid then redis.call('HDEL', present_key, identity) end
+  local reply = participant_reply(sid)
+  append(ms, 'participant-disconnected', reason, reply)
+  return reply
+end
+
+local function owned() return redis.call('HGET', room_key, 'account_sid') == account end
+`;
+
+const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 4, lua: roomPrelude + lua });
+
+// ARGV[7..]: the room's creation time (ms), then its fields and values.
+// Writes the room claimed in its account's directory, once.
+const createRoom = roomScript(String.raw`
+if redis.call('EXISTS', room_key) == 0 then
+  redis.call('HSET', room_key, unpack(ARGV, 8))
+  redis.call('HSET', room_key, 'clock', time13(tonumber(ARGV[7])))
+  append(tonumber(ARGV[7]), 'room-created', false, false)
+end
+return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
+`);
+
+// ARGV[7], ARGV[8]: the new participant's sid and identity.
+const join = roomScript(String.raw`
+local sid, identity = ARGV[7], ARGV[8]
+local room = redis.call('HMGET', room_key, 'account_sid', 'status', 'max_participants')
 if room[1] ~= account then return {'room_not_found'} end
 if room[2] ~= 'in-progress' then return {'room_completed'} end
-local previous = redis.call('HGET', KEYS[2], identity)
-local others = redis.call('HLEN', KEYS[2])
+local previous = redis.call('HGET', present_key, identity)
+local others = redis.call('HLEN', present_key)
 if previous then others = others - 1 end
 if others >= tonumber(room[3]) then return {'room_full', room[3]} end
+local ms = tick()
 local displaced = false
-if previous then displaced = disconnect(previous, now) end
-redis.call('HSET', prefix .. 'p:' .. sid, 'account_sid', account, 'identity', identity,
-  'status', 'connected', 'start_time', now, 'date_updated', now)
-redis.call('HSET', KEYS[2], identity, sid)
-redis.call('ZADD', prefix .. 'by-start:connected', 0, now .. sid)
-redis.call('ZADD', prefix .. 'by-identity:connected', 0, identity .. '\0' .. now .. sid)
-return {'joined', participant_reply(sid), displaced}
-`,
-};
+if previous then displaced = disconnect(previous, ms, 'replaced') end
+-- The participant is ordered by the sequence of its connect event.
+local sequence = tonumber(redis.call('HGET', room_key, 'log_sequence') or '0') + 1
+local start = time13(ms)
+local member = start .. order(sequence) .. sid
+redis.call('HSET', participant_key(sid), 'account_sid', account, 'identity', identity,
+  'status', 'connected', 'start_time', start, 'date_updated', start, 'sequence', sequence)
+redis.call('HSET', present_key, identity, sid)
+redis.call('ZADD', by_start('connected'), 0, member)
+redis.call('ZADD', by_identity('connected'), 0, identity .. NAME_END .. member)
+local reply = participant_reply(sid)
+append(ms, 'participant-connected', false, reply)
+return {'joined', reply, displaced}
+`);
 
-// KEYS: room. ARGV: account sid, participant sid, now.
-const disconnectParticipant: ScriptDefinition = {
-  numberOfKeys: 1,
-  lua: prelude + String.raw`
-if redis.call('HGET', KEYS[1], 'account_sid') ~= ARGV[1] then return false end
-return disconnect(ARGV[2], ARGV[3])
-`,
-};
+// ARGV[7], ARGV[8]: the participant's sid and the reason.
+const disconnectParticipant = roomScript(String.raw`
+if not owned() then return false end
+local status = redis.call('HGET', participant_key(ARGV[7]), 'status')
+if not status then return false end
+if status == 'disconnected' then return participant_reply(ARGV[7]) end
+return disconnect(ARGV[7], tick(), ARGV[8])
+`);
 
-// KEYS: room. ARGV: account sid, participant sid, now.
-const anonymizeParticipant: ScriptDefinition = {
-  numberOfKeys: 1,
-  lua: prelude + String.raw`
-local sid, now = ARGV[2], ARGV[3]
-local key = prefix .. 'p:' .. sid
-local f = redis.call('HMGET', key, 'account_sid', 'identity', 'status', 'start_time')
-if f[1] ~= ARGV[1] then return false end
+// ARGV[7]: the participant's sid.
+const anonymizeParticipant = roomScript(String.raw`
+local sid = ARGV[7]
+local key = participant_key(sid)
+local f = redis.call('HMGET', key, 'account_sid', 'identity', 'status', 'start_time', 'sequence')
+if f[1] ~= account then return false end
 local identity, status, start = f[2], f[3], f[4]
 if identity ~= sid then
-  redis.call('ZREM', prefix .. 'by-identity:' .. status, identity .. '\0' .. start .. sid)
-  redis.call('ZADD', prefix .. 'by-identity:' .. status, 0, sid .. '\0' .. start .. sid)
-  if redis.call('HGET', prefix .. 'present', identity) == sid then
-    redis.call('HDEL', prefix .. 'present', identity)
-    redis.call('HSET', prefix .. 'present', sid, sid)
+  local ms = tick()
+  local member = start .. order(f[5]) .. sid
+  redis.call('ZREM', by_identity(status), identity .. NAME_END .. member)
+  redis.call('ZADD', by_identity(status), 0, sid .. NAME_END .. member)
+  if redis.call('HGET', present_key, identity) == sid then
+    redis.call('HDEL', present_key, identity)
+    redis.call('HSET', present_key, sid, sid)
   end
-  if now < start then now = start end
-  redis.call('HSET', key, 'identity', sid, 'date_updated', now)
+  local updated = time13(ms)
+  if updated < start then updated = start end
+  redis.call('HSET', key, 'identity', sid, 'date_updated', updated)
+  append(ms, 'participant-anonymized', false, participant_reply(sid))
 end
 return participant_reply(sid)
-`,
-};
+`);
 
-// KEYS: room, present. ARGV: account sid, identity.
-const findPresentParticipant: ScriptDefinition = {
-  numberOfKeys: 2,
-  lua: prelude + String.raw`
-if redis.call('HGET', KEYS[1], 'account_sid') ~= ARGV[1] then return false end
-local sid = redis.call('HGET', KEYS[2], ARGV[2])
+// ARGV[7]: the identity.
+const findPresentParticipant = roomScript(String.raw`
+if not owned() then return false end
+local sid = redis.call('HGET', present_key, ARGV[7])
 if not sid then return false end
 return participant_reply(sid)
-`,
-};
+`);
 
-// KEYS: room, index. ARGV: account sid, min, max, limit (ZRANGE BYLEX bounds).
-const listParticipants: ScriptDefinition = {
-  numberOfKeys: 2,
-  lua: prelude + String.raw`
-if redis.call('HGET', KEYS[1], 'account_sid') ~= ARGV[1] then return {} end
-local members = redis.call('ZRANGE', KEYS[2], ARGV[2], ARGV[3], 'BYLEX', 'LIMIT', 0, ARGV[4])
-local page = {}
-for i, member in ipairs(members) do page[i] = participant_reply(string.sub(member, -34)) end
+// ARGV[7..10]: the index's name after the prefix, min, max, limit (ZRANGE BYLEX
+// bounds). Returns the room's log position, then the participants.
+const listParticipants = roomScript(String.raw`
+if not owned() then return {'0-0'} end
+local last = redis.call('XREVRANGE', log_key, '+', '-', 'COUNT', 1)[1]
+local page = {last and last[1] or '0-0'}
+local members = redis.call('ZRANGE', prefix .. ARGV[7], ARGV[8], ARGV[9], 'BYLEX', 'LIMIT', 0, ARGV[10])
+for _, member in ipairs(members) do table.insert(page, participant_reply(string.sub(member, -${sidLength}))) end
 return page
-`,
-};
+`);
 
-// KEYS: room, present. ARGV: account sid, now. Returns the room's fields.
-const completeRoom: ScriptDefinition = {
-  numberOfKeys: 2,
-  lua: prelude + String.raw`
-if redis.call('HGET', KEYS[1], 'account_sid') ~= ARGV[1] then return false end
-local now = ARGV[2]
-if redis.call('HGET', KEYS[1], 'status') == 'in-progress' then
-  for _, sid in ipairs(redis.call('HVALS', KEYS[2])) do disconnect(sid, now) end
-  local finish = now
-  local created = redis.call('HGET', KEYS[1], 'date_created')
+// Returns the room's fields.
+const completeRoom = roomScript(String.raw`
+if not owned() then return false end
+if redis.call('HGET', room_key, 'status') == 'in-progress' then
+  local ms = tick()
+  for _, sid in ipairs(redis.call('HVALS', present_key)) do disconnect(sid, ms, 'room-completed') end
+  local finish = time13(ms)
+  local created = redis.call('HGET', room_key, 'date_created')
   if finish < created then finish = created end
-  redis.call('HSET', KEYS[1], 'status', 'completed', 'end_time', finish, 'date_updated', finish)
+  redis.call('HSET', room_key, 'status', 'completed', 'end_time', finish, 'date_updated', finish)
+  append(ms, 'room-ended', false, false)
 end
-return redis.call('HGETALL', KEYS[1])
-`,
-};
+return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
+`);
 
-// Account slot. KEYS: names, in-progress rooms by created, in-progress rooms by
-// name. ARGV: unique name, room sid, date created. Returns the sid of the room
-// already holding the name, or nil once the name is claimed for this room.
+// Account slot. KEYS: names, in-progress rooms by created, in-progress rooms
+// by name, the account's clock, pending rooms. ARGV: unique name, room sid,
+// the room's fields as a JSON object, the time to use ('' for Redis' clock). Claims the name for the room and gives
+// it its creation time and sequence from the account's clock, keeping the
+// complete record as pending until the room's own slot has it. Returns
+// {'taken', holder sid} or {'claimed', record as JSON}.
 const claimRoomName: ScriptDefinition = {
-  numberOfKeys: 3,
-  lua: String.raw`
-local holder = redis.call('HGET', KEYS[1], ARGV[1])
-if holder then return holder end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 0, ARGV[3] .. ARGV[2])
-redis.call('ZADD', KEYS[3], 0, ARGV[1] .. '\0' .. ARGV[3] .. ARGV[2])
+  numberOfKeys: 5,
+  lua: common + String.raw`
+local name, sid = ARGV[1], ARGV[2]
+local holder = redis.call('HGET', KEYS[1], name)
+if holder then return {'taken', holder} end
+local ms = tick_after(redis.call('HGET', KEYS[4], 'clock'), ARGV[4])
+local sequence = redis.call('HINCRBY', KEYS[4], 'rooms', 1)
+redis.call('HSET', KEYS[4], 'clock', time13(ms))
+local room = cjson.decode(ARGV[3])
+room.status = 'in-progress'
+room.date_created = time13(ms)
+room.date_updated = room.date_created
+room.sequence = tostring(sequence)
+local record = cjson.encode(room)
+local member = room.date_created .. order(sequence) .. sid
+redis.call('HSET', KEYS[1], name, sid)
+redis.call('ZADD', KEYS[2], 0, member)
+redis.call('ZADD', KEYS[3], 0, name .. NAME_END .. member)
+redis.call('HSET', KEYS[5], sid, record)
+return {'claimed', record}
 `,
 };
 
 // Account slot, after the room itself is completed. KEYS: names, rooms by
-// created (in-progress, completed), rooms by name (in-progress, completed).
-// ARGV: unique name, room sid, date created. Safe to repeat.
+// created (in-progress, completed), rooms by name (in-progress, completed),
+// pending rooms. ARGV: unique name, room sid, date created, sequence. Safe to repeat.
 const releaseRoomName: ScriptDefinition = {
-  numberOfKeys: 5,
-  lua: String.raw`
+  numberOfKeys: 6,
+  lua: common + String.raw`
 local name, sid = ARGV[1], ARGV[2]
 if redis.call('HGET', KEYS[1], name) == sid then redis.call('HDEL', KEYS[1], name) end
-local by_created = ARGV[3] .. sid
-local by_name = name .. '\0' .. by_created
+local by_created = ARGV[3] .. order(ARGV[4]) .. sid
+local by_name = name .. NAME_END .. by_created
 redis.call('ZREM', KEYS[2], by_created)
 redis.call('ZADD', KEYS[3], 0, by_created)
 redis.call('ZREM', KEYS[4], by_name)
 redis.call('ZADD', KEYS[5], 0, by_name)
+redis.call('HDEL', KEYS[6], sid)
+`,
+};
+
+// KEYS: a log, and the hash holding its count. ARGV: which part of an id is
+// the count (1 for <count>-<ms>, 2 for <ms>-<count>), the position to read
+// after ('' for the log's end), the most entries to return. Returns 'ok' with
+// the position read from and the entries after it, or 'expired' or 'unknown'.
+const readLog: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: String.raw`
+local key, part, after, limit = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local function count_of(id)
+  local a, b = string.match(id, '^(%d+)%-(%d+)$')
+  if not a then return nil end
+  if part == 1 then return tonumber(a) end
+  return tonumber(b)
+end
+local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+if after == '' then
+  return {'ok', last and last[1] or '0-0', {}}
+end
+local wanted = count_of(after)
+if not wanted then return {'unknown'} end
+local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+if wanted == 0 and after ~= '0-0' then return {'unknown'} end
+if last == nil then
+  if wanted == 0 then return {'ok', after, {}} end
+  return {'unknown'}
+end
+if wanted > count_of(last[1]) then return {'unknown'} end
+if wanted < count_of(first[1]) - 1 then return {'expired'} end
+if wanted >= count_of(first[1]) and #redis.call('XRANGE', key, after, after) == 0 then return {'unknown'} end
+return {'ok', after, redis.call('XRANGE', key, '(' .. after, '+', 'COUNT', limit)}
 `,
 };
 
 export const scripts = {
+  rcCreateRoom: createRoom,
   rcJoin: join,
   rcDisconnectParticipant: disconnectParticipant,
   rcFindPresentParticipant: findPresentParticipant,
@@ -175,4 +310,5 @@ export const scripts = {
   rcCompleteRoom: completeRoom,
   rcClaimRoomName: claimRoomName,
   rcReleaseRoomName: releaseRoomName,
+  rcReadLog: readLog,
 };
