@@ -13,19 +13,19 @@ import {
   ParticipantStatus,
   type ParticipantServiceGetRequest,
 } from "../gen/rollcall/v1/participant_pb.js";
-import { roomKeys } from "../src/store/redis-keys.js";
+import { roomKeys } from "../src/store/redis/keys.js";
 
 // What a user could run instead of rollcall: servers whose one handler reads
 // a participant with a single HGETALL and answers with a message of the same
 // size, and nothing else (no authentication, no validation, no routing).
-// Usage: node --import tsx bench/baseline-servers.ts grpc|connect|http PORT REDIS_URL
+// Usage: node --import tsx bench/baseline-servers.ts grpc|connect|http PORT REDIS_URL ACCOUNT_SID
 
-const [kind, portText, redisUrl] = process.argv.slice(2);
+const [kind, portText, redisUrl, accountSid] = process.argv.slice(2);
 const port = Number(portText);
 const redis = new Redis(redisUrl!, { enableAutoPipelining: true });
 
 async function participant(room: string, sid: string): Promise<Record<string, string>> {
-  const fields = await redis.hgetall(roomKeys(room).participant(sid));
+  const fields = await redis.hgetall(roomKeys(accountSid!, room).participant(sid));
   return { sid, room, ...fields };
 }
 

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
 import { encodePageToken } from "../src/operations/page-token.js";
 import { newSid } from "../src/operations/sids.js";
-import type { RoomRecord } from "../src/store/records.js";
-import { RedisStore } from "../src/store/redis-store.js";
+import type { NewRoom } from "../src/store/store.js";
+import { RedisStore } from "../src/store/redis/redis-store.js";
 import { freePort, startRedis } from "../test/support/redis-server.js";
 import { ensureTools, h2load, wrk, type LoadResult } from "./tools.js";
 
@@ -45,14 +45,12 @@ function startProcess(command: string, args: string[], env: Record<string, strin
   });
 }
 
-function room(fields: Partial<RoomRecord>): RoomRecord {
-  const now = Date.now();
+function room(fields: Partial<NewRoom>): NewRoom {
   const sid = newSid("RM");
   return {
     sid,
     accountSid: account.sid,
     uniqueName: sid,
-    status: "in-progress",
     type: "group",
     maxParticipants: 1_000_000,
     maxParticipantDuration: 14400,
@@ -60,23 +58,19 @@ function room(fields: Partial<RoomRecord>): RoomRecord {
     unusedRoomTimeout: 5,
     statusCallback: "",
     statusCallbackMethod: "POST",
-    dateCreated: now,
-    dateUpdated: now,
-    endTime: undefined,
     ...fields,
   };
 }
 
 // A room of `size` participant records: size/2 identities that each joined
 // twice, so half are connected and half are history.
-async function seedRoom(store: RedisStore, size: number): Promise<RoomRecord> {
+async function seedRoom(store: RedisStore, size: number): Promise<NewRoom> {
   const record = room({});
   await store.createRoom(record);
-  const start = Date.now() - size;
   for (let round = 0; round < 2; round++) {
     for (let batch = 0; batch < size / 2; batch += 1000) {
       const joins = [];
-      for (let i = batch; i < Math.min(batch + 1000, size / 2); i++) joins.push(store.join(account.sid, record.sid, newSid("PA"), `user-${i}`, start + round * (size / 2) + i));
+      for (let i = batch; i < Math.min(batch + 1000, size / 2); i++) joins.push(store.join(account.sid, record.sid, newSid("PA"), `user-${i}`));
       await Promise.all(joins);
     }
   }
@@ -88,8 +82,8 @@ async function middleToken(store: RedisStore, roomSid: string, connected: number
   let cursor;
   for (let seen = 0; seen < connected / 2; seen += 1000) {
     const page = await store.listParticipants(account.sid, roomSid, { status: "connected", cursor, limit: Math.min(1000, connected / 2 - seen) });
-    const last = page.at(-1)!;
-    cursor = { time: last.startTime, sid: last.sid };
+    const last = page.participants.at(-1)!;
+    cursor = { time: last.startTime, sequence: last.sequence, sid: last.sid };
   }
   return encodePageToken({ status: "connected", cursor: cursor!, roomSid });
 }
@@ -137,9 +131,9 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "rollcall-bench-"));
   try {
     console.log("seeding rooms ...");
-    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000 });
+    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000, retentionMs: 86_400_000, retentionPerRoom: 10_000 });
     const getRoom = await seedRoom(store, 2);
-    const [target] = await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 });
+    const [target] = (await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 })).participants;
     const listRooms = [];
     for (const size of listSizes) listRooms.push({ size, room: await seedRoom(store, size) });
     const tokens = await Promise.all(listRooms.map(({ size, room: r }) => middleToken(store, r.sid, size / 2)));
@@ -159,7 +153,7 @@ async function main(): Promise<void> {
       /serving/,
     );
     for (const kind of ["grpc", "connect", "http"] as const) {
-      await startProcess(process.execPath, ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url], {}, /ready/);
+      await startProcess(process.execPath, ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url, account.sid], {}, /ready/);
     }
 
     const getRequest = create(ParticipantServiceGetRequestSchema, { room: getRoom.sid, participant: target!.sid });

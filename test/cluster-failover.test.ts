@@ -3,7 +3,8 @@ import { expect } from "chai";
 import { Redis } from "ioredis";
 import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { roomKeys } from "../src/store/redis-keys.js";
+import { roomKeys } from "../src/store/redis/keys.js";
+import { testAccount } from "./support/rollcall.js";
 import { collect, connectBinaryHttp2 } from "./support/clients.js";
 import { startRedisCluster, type TestRedisCluster } from "./support/redis-cluster.js";
 import { startRollcall } from "./support/rollcall.js";
@@ -103,7 +104,7 @@ describe("Redis Cluster failover", function () {
       roomSids.push(created.room!.sid);
     }
     const seedPort = portOf(cluster.nodes[0]!);
-    const slots = await Promise.all(roomSids.map((sid) => keySlot(seedPort, roomKeys(sid).room)));
+    const slots = await Promise.all(roomSids.map((sid) => keySlot(seedPort, roomKeys(testAccount.sid, sid).room)));
     const victim = masterOf(await clusterNodes(seedPort), slots[0]!)!;
     const victimRooms = roomSids.filter((_, i) => masterOf([victim], slots[i]!) !== undefined);
 

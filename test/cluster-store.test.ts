@@ -5,7 +5,8 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
 import { ConfigError, configFromEnv } from "../src/config.js";
-import { RedisStore } from "../src/store/redis-store.js";
+import { RedisStore } from "../src/store/redis/redis-store.js";
+import { testRetention } from "./support/records.js";
 import { StoreUnavailableError } from "../src/store/store.js";
 import { connectJsonHttp1 } from "./support/clients.js";
 import { startRedisCluster, type TestRedisCluster } from "./support/redis-cluster.js";
@@ -49,7 +50,7 @@ describe("REDIS_CLUSTER_NODES", () => {
   it("fails to start when no seed answers", async () => {
     const port = await freePort();
     const started = Date.now();
-    const error = await failure(RedisStore.connectCluster([`127.0.0.1:${port}`], { commandTimeoutMs: 300 }));
+    const error = await failure(RedisStore.connectCluster([`127.0.0.1:${port}`], { commandTimeoutMs: 300, ...testRetention }));
     expect(error).to.be.instanceOf(StoreUnavailableError);
     expect((error as Error).message).to.include(`127.0.0.1:${port}`);
     expect(Date.now() - started).to.be.below(5000);
@@ -81,7 +82,7 @@ describe("rollcall on a Redis Cluster", function () {
   });
 
   it("ping asks every master: one hung master makes it fail within the command timeout", async () => {
-    const store = await RedisStore.connectCluster(cluster.nodes, { commandTimeoutMs: 300 });
+    const store = await RedisStore.connectCluster(cluster.nodes, { commandTimeoutMs: 300, ...testRetention });
     const hung = portOf(cluster.nodes[1]!);
     try {
       await store.ping();

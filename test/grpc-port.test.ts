@@ -99,7 +99,7 @@ describe("the @grpc/grpc-js port at shutdown", () => {
     const address = `127.0.0.1:${server.grpcPort}`;
     const rooms = grpcJs(RoomService, address);
     const room = (await rooms.create({ maxParticipants: 5000 })).room;
-    for (let i = 0; i < 3000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`, 1_700_000_000_000 + i);
+    for (let i = 0; i < 3000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`);
     const participants = grpcJs(ParticipantService, address);
     try {
       const pages: { participants: unknown[]; nextPageToken: string }[] = [];

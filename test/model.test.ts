@@ -5,9 +5,10 @@ import { durationSeconds } from "../src/operations/duration.js";
 import { RollcallError, type ErrorKind, type ErrorReason } from "../src/operations/errors.js";
 import { ParticipantOperations, type JoinResult, type ListParticipantsInput } from "../src/operations/participants.js";
 import { RoomOperations, type CreateRoomInput, type ListRoomsInput } from "../src/operations/rooms.js";
-import { MemoryStore } from "../src/store/memory-store.js";
+import { MemoryStore } from "../src/store/memory/memory-store.js";
 import { participantStatuses, roomStatuses, type ParticipantRecord, type ParticipantStatus, type RoomRecord, type RoomStatus } from "../src/store/records.js";
-import { RedisStore } from "../src/store/redis-store.js";
+import { RedisStore } from "../src/store/redis/redis-store.js";
+import { testRetention } from "./support/records.js";
 import type { Cursor, Store } from "../src/store/store.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
 
@@ -1589,8 +1590,8 @@ describe(`model-based operations (seed ${seed}, ${steps} steps)`, function () {
   });
 
   const backends: [string, () => Promise<Store>][] = [
-    ["memory store", async () => new MemoryStore()],
-    ["redis store", async () => RedisStore.connect(redis!.url, { commandTimeoutMs: 5000 })],
+    ["memory store", async () => new MemoryStore(testRetention)],
+    ["redis store", async () => RedisStore.connect(redis!.url, { commandTimeoutMs: 5000, ...testRetention })],
   ];
 
   for (const [name, open] of backends) {

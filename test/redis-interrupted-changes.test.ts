@@ -2,16 +2,16 @@ import { expect } from "chai";
 import { newSid } from "../src/operations/sids.js";
 import { encodeTime } from "../src/store/lex-index.js";
 import type { RoomRecord } from "../src/store/records.js";
-import { accountKeys, roomKeys } from "../src/store/redis-keys.js";
-import type { RedisStore } from "../src/store/redis-store.js";
+import { accountKeys, roomKeys } from "../src/store/redis/keys.js";
+import type { RedisStore } from "../src/store/redis/redis-store.js";
 import { roomRecord, t0 } from "./support/records.js";
 import { eachRedisTarget } from "./support/redis-targets.js";
 
-// completeRoom and createRoom write the room's slot, then the account's (see
+// createRoom claims the name in the account's slot, then writes the room in
+// its own; completeRoom writes the room's slot, then the account's (see
 // docs/ARCHITECTURE.md). These tests leave a change as a process that stopped
 // between the two steps would, with raw commands, and check that nothing a
 // user sees is wrong and that the next lookup, listing or creation repairs it.
-
 
 eachRedisTarget((target) => {
   describe(`changes interrupted between the room slot and the account slot (${target.name})`, () => {
@@ -28,13 +28,18 @@ eachRedisTarget((target) => {
     const completed = () => store.listRooms(accountSid, { status: "completed", limit: 100 });
     const nameHolder = (uniqueName: string) => target.admin().hget(accountKeys(accountSid).names, uniqueName);
 
+    async function create(uniqueName: string): Promise<RoomRecord> {
+      const outcome = await store.createRoom(roomRecord({ accountSid, uniqueName }));
+      if (outcome.kind !== "created") expect.fail(`expected the room to be created, got ${outcome.kind}`);
+      return outcome.room;
+    }
+
     // completeRoom's room step without its account step: the room hash says
     // completed, the directory still names the room and lists it in progress.
     async function completedButStillNamed(uniqueName: string): Promise<RoomRecord> {
-      const room = roomRecord({ accountSid, uniqueName });
-      expect((await store.createRoom(room)).kind).to.equal("created");
-      const end = t0 + 1000;
-      await target.admin().hset(roomKeys(room.sid).room, "status", "completed", "end_time", encodeTime(end), "date_updated", encodeTime(end));
+      const room = await create(uniqueName);
+      const end = room.dateCreated + 1000;
+      await target.admin().hset(roomKeys(accountSid, room.sid).room, "status", "completed", "end_time", encodeTime(end), "date_updated", encodeTime(end));
       expect(await nameHolder(uniqueName)).to.equal(room.sid);
       return { ...room, status: "completed", endTime: end, dateUpdated: end };
     }
@@ -44,8 +49,7 @@ eachRedisTarget((target) => {
       expect(await store.findRoomByName(accountSid, "weekly")).to.equal(undefined);
       expect(await nameHolder("weekly")).to.equal(null);
 
-      const next = roomRecord({ accountSid, uniqueName: "weekly", dateCreated: t0 + 2000 });
-      expect(await store.createRoom(next)).to.deep.equal({ kind: "created", room: next });
+      const next = await create("weekly");
       expect(await store.findRoomByName(accountSid, "weekly")).to.deep.equal(next);
       expect(await inProgress()).to.deep.equal([next]);
       expect(await completed()).to.deep.equal([old]);
@@ -54,8 +58,7 @@ eachRedisTarget((target) => {
 
     it("createRoom meets the completed holder, finishes its completion and takes the name", async () => {
       const old = await completedButStillNamed("weekly");
-      const next = roomRecord({ accountSid, uniqueName: "weekly", dateCreated: t0 + 2000 });
-      expect(await store.createRoom(next)).to.deep.equal({ kind: "created", room: next });
+      const next = await create("weekly");
       expect(await nameHolder("weekly")).to.equal(next.sid);
       expect(await inProgress()).to.deep.equal([next]);
       expect(await completed()).to.deep.equal([old]);
@@ -63,8 +66,7 @@ eachRedisTarget((target) => {
 
     it("listRooms in progress leaves the room out and moves it to the completed listing", async () => {
       const old = await completedButStillNamed("weekly");
-      const other = roomRecord({ accountSid, uniqueName: "daily", dateCreated: t0 + 500 });
-      await store.createRoom(other);
+      const other = await create("daily");
       // The interrupted room comes first: the page still fills.
       expect(await store.listRooms(accountSid, { status: "in-progress", limit: 1 })).to.deep.equal([other]);
       expect(await inProgress()).to.deep.equal([other]);
@@ -74,10 +76,10 @@ eachRedisTarget((target) => {
       expect(await store.findRoomByName(accountSid, "weekly")).to.equal(undefined);
     });
 
-    it("a room hash whose name was never claimed is invisible, and its name is free", async () => {
-      // createRoom's room step without its account step.
-      const orphan = roomRecord({ accountSid, uniqueName: "ghost" });
-      await target.admin().hset(roomKeys(orphan.sid).room, {
+    it("a claimed name whose room was never written gets its room from the first reader, with its room-created event", async () => {
+      // createRoom's account step without its room step.
+      const ghost = roomRecord({ accountSid, uniqueName: "ghost" });
+      const record = {
         account_sid: accountSid,
         unique_name: "ghost",
         status: "in-progress",
@@ -90,16 +92,23 @@ eachRedisTarget((target) => {
         status_callback_method: "POST",
         date_created: encodeTime(t0),
         date_updated: encodeTime(t0),
-      });
-      expect(await store.findRoomByName(accountSid, "ghost")).to.equal(undefined);
-      expect(await inProgress()).to.deep.equal([]);
-      expect(await completed()).to.deep.equal([]);
-      expect(await store.listRooms(accountSid, { status: "in-progress", uniqueName: "ghost", limit: 100 })).to.deep.equal([]);
+        sequence: "1",
+      };
+      const keys = accountKeys(accountSid);
+      await target.admin().hset(keys.names, "ghost", ghost.sid);
+      await target.admin().zadd(keys.roomsByCreated("in-progress"), 0, encodeTime(t0) + "1".padStart(12, "0") + ghost.sid);
+      await target.admin().hset(keys.pending, ghost.sid, JSON.stringify(record));
+      expect(await store.getRoom(accountSid, ghost.sid)).to.equal(undefined);
 
-      const real = roomRecord({ accountSid, uniqueName: "ghost", dateCreated: t0 + 1000 });
-      expect(await store.createRoom(real)).to.deep.equal({ kind: "created", room: real });
-      expect(await store.findRoomByName(accountSid, "ghost")).to.deep.equal(real);
-      expect(await inProgress()).to.deep.equal([real]);
+      const found = await store.findRoomByName(accountSid, "ghost");
+      expect(found).to.deep.equal({ ...ghost, dateCreated: t0, dateUpdated: t0, sequence: 1 });
+      expect(await inProgress()).to.deep.equal([found]);
+      expect((await store.createRoom(roomRecord({ accountSid, uniqueName: "ghost" }))).kind).to.equal("name_taken");
+      const signal = new AbortController();
+      for await (const batch of store.followLog({ accountSid, roomSid: ghost.sid }, "0-0", { signal: signal.signal, keepAliveMs: 1000 })) {
+        expect(batch.events.map((e) => [e.event.sequence, e.event.type])).to.deep.equal([[1, "room-created"]]);
+        break;
+      }
     });
   });
 });

@@ -1,9 +1,10 @@
 import { expect } from "chai";
 import { newSid } from "../src/operations/sids.js";
-import { MemoryStore } from "../src/store/memory-store.js";
+import { MemoryStore } from "../src/store/memory/memory-store.js";
 import type { ParticipantRecord, RoomRecord } from "../src/store/records.js";
-import type { Cursor, JoinOutcome, ParticipantQuery, Store } from "../src/store/store.js";
-import { roomRecord, t0 } from "./support/records.js";
+import type { Cursor, JoinOutcome, ParticipantQuery } from "../src/store/store.js";
+import { roomRecord, t0, testRetention } from "./support/records.js";
+import { testClock, TimedStore } from "./support/timed-store.js";
 import { eachRedisTarget } from "./support/redis-targets.js";
 
 // The behaviour every Store shares: the memory store and the Redis store, on
@@ -23,35 +24,34 @@ function joinedParticipant(outcome: JoinOutcome): ParticipantRecord {
 interface Positioned {
   sid: string;
   time: number;
+  sequence: number;
 }
 
-// Listing order: time, then sid compared by code unit (sids are ASCII, so this
-// is also the byte order Redis uses).
+// Listing order: time, then the sequence of the clock that gave the time.
 function byPosition(a: Positioned, b: Positioned): number {
-  if (a.time !== b.time) return a.time - b.time;
-  return a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0;
+  return a.time - b.time || a.sequence - b.sequence;
 }
 
 function participantOrder(participants: ParticipantRecord[]): string[] {
   return participants
-    .map((p) => ({ sid: p.sid, time: p.startTime }))
+    .map((p) => ({ sid: p.sid, time: p.startTime, sequence: p.sequence }))
     .sort(byPosition)
     .map((p) => p.sid);
 }
 
 function roomOrder(rooms: RoomRecord[]): string[] {
   return rooms
-    .map((r) => ({ sid: r.sid, time: r.dateCreated }))
+    .map((r) => ({ sid: r.sid, time: r.dateCreated, sequence: r.sequence }))
     .sort(byPosition)
     .map((r) => r.sid);
 }
 
 function participantCursor(p: ParticipantRecord): Cursor {
-  return { time: p.startTime, sid: p.sid };
+  return { time: p.startTime, sequence: p.sequence, sid: p.sid };
 }
 
 function roomCursor(r: RoomRecord): Cursor {
-  return { time: r.dateCreated, sid: r.sid };
+  return { time: r.dateCreated, sequence: r.sequence, sid: r.sid };
 }
 
 function sids(records: { sid: string }[]): string[] {
@@ -59,13 +59,13 @@ function sids(records: { sid: string }[]): string[] {
 }
 
 interface OpenStore {
-  store: Store;
+  store: TimedStore;
   cleanup(): Promise<void>;
 }
 
 function contract(name: string, open: () => Promise<OpenStore>): void {
   describe(`store contract: ${name}`, () => {
-    let store: Store;
+    let store: TimedStore;
     let cleanup: (() => Promise<void>) | undefined;
 
     beforeEach(async () => {
@@ -78,9 +78,13 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
     });
 
     async function createRoom(fields: Partial<RoomRecord> = {}): Promise<RoomRecord> {
-      const room = roomRecord(fields);
-      const outcome = await store.createRoom(room);
-      expect(outcome).to.deep.equal({ kind: "created", room });
+      const input = roomRecord(fields);
+      const outcome = await store.createRoom(input);
+      if (outcome.kind !== "created") expect.fail(`expected the room to be created, got ${outcome.kind}`);
+      // The account's clock numbers its rooms and never goes back.
+      expect(outcome.room.dateCreated).to.be.at.least(input.dateCreated);
+      const room = { ...input, dateCreated: outcome.room.dateCreated, dateUpdated: outcome.room.dateUpdated, sequence: outcome.room.sequence };
+      expect(outcome.room).to.deep.equal(room);
       return room;
     }
 
@@ -171,6 +175,8 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
         startTime: at(10),
         dateUpdated: at(10),
         endTime: undefined,
+        // The room's log holds its creation, then this connection.
+        sequence: 2,
       };
       expect(outcome).to.deep.equal({ kind: "joined", participant: expected, displaced: undefined });
       expect(await store.getParticipant(room.accountSid, room.sid, sid)).to.deep.equal(expected);
@@ -340,23 +346,25 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
     });
 
     describe("listParticipants", () => {
-      it("orders by start time, then sid", async () => {
+      it("orders by join: a clock that steps back is raised to the room's last change", async () => {
         const room = await createRoom();
         const joined = [
           await join(room, "dave", at(30)),
           await join(room, "alice", at(10)),
-          await join(room, "carol", at(20)),
-          await join(room, "bob", at(10)),
+          await join(room, "carol", at(40)),
+          await join(room, "bob", at(20)),
         ];
+        expect(joined.map((p) => p.startTime)).to.deep.equal([at(30), at(30), at(40), at(40)]);
+        expect(sids(await listParticipants(room, {}))).to.deep.equal(sids(joined));
         expect(sids(await listParticipants(room, {}))).to.deep.equal(participantOrder(joined));
       });
 
-      it("orders participants sharing a start time by sid", async () => {
+      it("orders participants sharing a start time by join", async () => {
         const room = await createRoom();
         const joined: ParticipantRecord[] = [];
         for (let i = 0; i < 12; i++) joined.push(await join(room, `guest-${i}`, at(10)));
         const listed = sids(await listParticipants(room, {}));
-        expect(listed).to.deep.equal([...sids(joined)].sort());
+        expect(listed).to.deep.equal(sids(joined));
       });
 
       it("lists only participants of the requested status", async () => {
@@ -426,7 +434,7 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
         await store.disconnectParticipant(room.accountSid, room.sid, page[1]!.sid, at(100));
         const next = await listParticipants(room, { cursor: participantCursor(page[1]!), limit: 2 });
         expect(next).to.deep.equal(joined.slice(2, 4));
-        const between = await listParticipants(room, { cursor: { time: at(25), sid: newSid("PA") } });
+        const between = await listParticipants(room, { cursor: { time: at(25), sequence: 0, sid: newSid("PA") } });
         expect(between).to.deep.equal(joined.slice(3));
       });
 
@@ -466,7 +474,7 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
         return rooms;
       }
 
-      it("orders by date created, then sid", async () => {
+      it("orders by creation, even when the clock steps back", async () => {
         const accountSid = newSid("AC");
         const rooms = await createRooms(accountSid, [30, 10, 20, 10, 10, 0, 20]);
         const listed = await store.listRooms(accountSid, { status: "in-progress", limit: 100 });
@@ -604,13 +612,15 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
 }
 
 contract("memory", async () => {
-  const store = new MemoryStore();
+  const clock = testClock(t0);
+  const store = new TimedStore(new MemoryStore({ ...testRetention, now: clock.read }), clock);
   return { store, cleanup: () => store.close() };
 });
 
 eachRedisTarget((target) => {
   contract(target.name, async () => {
-    const store = await target.open();
+    const clock = testClock(t0);
+    const store = new TimedStore(await target.open({ now: clock.read }), clock);
     return { store, cleanup: () => store.close() };
   });
 });

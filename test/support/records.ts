@@ -4,6 +4,9 @@ import type { RoomRecord } from "../../src/store/records.js";
 // The time stored records start from in tests that set times themselves.
 export const t0 = 1_700_000_000_000;
 
+// The change log's retention in tests: the defaults.
+export const testRetention = { retentionMs: 24 * 3_600_000, retentionPerRoom: 10_000 };
+
 // An in-progress room record with Twilio's defaults, for tests that talk to a
 // store directly; random sids and name unless given.
 export function roomRecord(fields: Partial<RoomRecord> = {}): RoomRecord {
@@ -23,6 +26,7 @@ export function roomRecord(fields: Partial<RoomRecord> = {}): RoomRecord {
     dateCreated,
     dateUpdated: dateCreated,
     endTime: undefined,
+    sequence: 1,
     ...fields,
   };
 }

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from "ioredis";
-import { RedisStore } from "../../src/store/redis-store.js";
+import { RedisStore, type RedisStoreOptions } from "../../src/store/redis/redis-store.js";
+import { testRetention } from "./records.js";
 import { startRedisCluster, type TestRedisCluster } from "./redis-cluster.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
@@ -9,7 +10,7 @@ import { startRedis, type TestRedis } from "./redis-server.js";
 export interface RedisTarget {
   name: string;
   // A store on an empty deployment.
-  open(): Promise<RedisStore>;
+  open(options?: Partial<RedisStoreOptions>): Promise<RedisStore>;
   // A client for raw commands, routed by key on the cluster.
   admin(): Redis | Cluster;
 }
@@ -28,9 +29,9 @@ export function eachRedisTarget(suite: (target: RedisTarget) => void): void {
     });
     suite({
       name: "redis",
-      open: async () => {
+      open: async (options = {}) => {
         await admin!.flushall();
-        return RedisStore.connect(server!.url, { commandTimeoutMs: 2000 });
+        return RedisStore.connect(server!.url, { commandTimeoutMs: 2000, ...testRetention, ...options });
       },
       admin: () => admin!,
     });
@@ -51,9 +52,9 @@ export function eachRedisTarget(suite: (target: RedisTarget) => void): void {
     });
     suite({
       name: "redis cluster",
-      open: async () => {
+      open: async (options = {}) => {
         await Promise.all(admin!.nodes("master").map((master) => master.flushall()));
-        return RedisStore.connectCluster(cluster!.nodes, { commandTimeoutMs: 2000 });
+        return RedisStore.connectCluster(cluster!.nodes, { commandTimeoutMs: 2000, ...testRetention, ...options });
       },
       admin: () => admin!,
     });

@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 // would show here.
 export async function storedInvariantViolations(redis: Redis): Promise<string[]> {
   const violations: string[] = [];
-  const roomKeys = await keys(redis, "rc:{RM*}:room");
+  const roomKeys = await keys(redis, "rc:{AC*}:RM*:room");
   for (const roomKey of roomKeys) {
     const prefix = roomKey.slice(0, -"room".length);
     const room = await redis.hgetall(roomKey);
@@ -20,8 +20,8 @@ export async function storedInvariantViolations(redis: Redis): Promise<string[]>
       const sid = key.slice((prefix + "p:").length);
       const p = await redis.hgetall(key);
       const at = `${roomKey} ${sid}`;
-      const byStart = p.start_time + sid;
-      const byIdentity = `${p.identity}\u0000${p.start_time}${sid}`;
+      const byStart = p.start_time + p.sequence!.padStart(12, "0") + sid;
+      const byIdentity = `${p.identity}\u0000${byStart}`;
       indexed.add(`by-start:${p.status}|${byStart}`).add(`by-identity:${p.status}|${byIdentity}`);
       if (!listed(`by-start:${p.status}`).has(byStart)) violations.push(`${at}: missing from by-start:${p.status}`);
       if (!listed(`by-identity:${p.status}`).has(byIdentity)) violations.push(`${at}: missing from by-identity:${p.status}`);
