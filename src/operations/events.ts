@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { ChangeEvent } from "../store/records.js";
 import { LogPositionError, logShards, type LogBatch, type Store } from "../store/store.js";
 import { RollcallError, invalid } from "./errors.js";
@@ -77,11 +78,19 @@ export class EventOperations {
           yield { events: events.slice(0, end + 1), cursor: events[end]!.cursor };
           return;
         }
-        yield { events, cursor: cursorAt(batch.lastId) };
+        if (events.length > 0 || found.status === "in-progress") yield { events, cursor: cursorAt(batch.lastId) };
+        // A room that had ended before the watch began, watched from its
+        // room-ended event or later: once caught up, nothing is left to see.
+        if (found.status !== "in-progress" && (events.length === 0 || batch.lastId === (await this.logEnd(accountSid, roomSid)))) return;
       }
     } catch (error) {
       throw positionError(error, "room");
     }
+  }
+
+  // The position at the end of a room's log.
+  private async logEnd(accountSid: string, roomSid: string): Promise<string> {
+    return (await this.store.listParticipants(accountSid, roomSid, { status: "connected", limit: 1 })).logId;
   }
 
   // Every room of an account: the shards of its log, followed at once and
@@ -93,6 +102,8 @@ export class EventOperations {
     const start = after === "" ? undefined : decodeEventCursor(after, accountSid, undefined).logIds;
     const stop = new AbortController();
     const follow = { signal: AbortSignal.any([signal, stop.signal]), keepAliveMs: this.keepAliveMs };
+    // Each shard's follower listens to it.
+    setMaxListeners(logShards + 10, follow.signal);
     const shards = Array.from({ length: logShards }, (_, shard) => this.store.followLog({ accountSid, shard }, start?.[shard], follow)[Symbol.asyncIterator]());
     const pending = new Map<number, Promise<ShardNext>>();
     const read = (shard: number) =>
