@@ -22,6 +22,8 @@ export interface Config {
   eventRetentionHours: number;
   // ...or the last this many of each room, whichever keeps more.
   eventRetentionPerRoom: number;
+  // An idle Watch stream receives a message with no events this often.
+  watchKeepAliveMs: number;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +48,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     shutdownGraceMs: integer(env, "ROLLCALL_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
     eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
+    watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 15_000, 10, 600_000),
   };
 }
 

@@ -1,10 +1,10 @@
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
 import type { Credentials } from "./credentials.js";
+import { EventOperations } from "./operations/events.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
-import { RedisStore } from "./store/redis/redis-store.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
@@ -22,7 +22,7 @@ export interface RunningServer {
   grpcPort: number | undefined;
   store: Store;
   // Stops accepting, lets calls in flight finish (streams end after their
-  // current page), then closes the store.
+  // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
 }
 
@@ -31,18 +31,21 @@ export type Log = (message: string) => void;
 export async function openStore(config: Config): Promise<Store> {
   const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom };
   const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
+  if (config.redisClusterNodes === undefined && config.redisUrl === undefined) return new MemoryStore(retention);
+  // Loaded only when Redis is configured: the memory store needs none of it.
+  const { RedisStore } = await import("./store/redis/redis-store.js");
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
-  if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
-  return new MemoryStore(retention);
+  return RedisStore.connect(config.redisUrl!, options);
 }
 
 // Wires the layers: transports over operations over the store.
 export async function startServer(config: Config, store: Store, credentials: Credentials, log: Log): Promise<RunningServer> {
   const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants });
   const participants = new ParticipantOperations(store, rooms);
+  const events = new EventOperations(store, rooms, { keepAliveMs: config.watchKeepAliveMs });
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
-  const bindings = rpcServices(participants, rooms, () => store.ping(), draining.signal);
+  const bindings = rpcServices(participants, rooms, events, () => store.ping(), draining.signal);
   const rpc = rpcNodeHandler(
     {
       routes: connectRoutes(bindings),

@@ -20,6 +20,7 @@ const allServices = [
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
+  "rollcall.v1.EventService",
   "rollcall.v1.ParticipantService",
   "rollcall.v1.RoomService",
 ];
@@ -80,7 +81,7 @@ describe("reflection and health", () => {
     it("buf curl --list-methods lists ParticipantService's methods among all others", async () => {
       const methods = await bufLines(["--protocol", "grpc", "--list-methods", server.url]);
       expect(methods.filter((m) => m.startsWith("rollcall.v1.ParticipantService/"))).to.deep.equal(
-        ["Get", "Join", "List", "Update"].map((m) => `rollcall.v1.ParticipantService/${m}`),
+        ["Get", "Join", "Leave", "List", "Update"].map((m) => `rollcall.v1.ParticipantService/${m}`),
       );
       expect(methods).to.include.members(["grpc.health.v1.Health/Watch", "rollcall.v1.RoomService/Create", "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"]);
     });
@@ -107,8 +108,8 @@ describe("reflection and health", () => {
 
     it("health List reports the server and each of rollcall's services", async () => {
       const list = await connectBinaryHttp2(Health, server.url, "").list({});
-      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService"]);
-      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING]);
+      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService"]);
+      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING]);
     });
 
     it("v1alpha reflection lists services and sends each import once per stream, the requested file always", async () => {
@@ -152,6 +153,8 @@ describe("reflection and health", () => {
         ["rollcall.v1.RoomService", "rollcall/v1/room.proto"],
         ["rollcall.v1.RoomService.Create", "rollcall/v1/room.proto"],
         ["rollcall.v1.RoomStatus", "rollcall/v1/room.proto"],
+        ["rollcall.v1.EventService.Watch", "rollcall/v1/event.proto"],
+        ["rollcall.v1.EVENT_TYPE_ROOM_ENDED", "rollcall/v1/event.proto"],
         ["grpc.health.v1.HealthCheckResponse.ServingStatus", "grpc/health/v1/health.proto"],
         ["grpc.health.v1.HealthCheckResponse.SERVICE_UNKNOWN", "grpc/health/v1/health.proto"],
         ["grpc.reflection.v1.ServerReflectionRequest.file_by_filename", "grpc/reflection/v1/reflection.proto"],

@@ -18,6 +18,7 @@ const kindOfReason = {
   room_exists: "already_exists",
   room_completed: "failed_precondition",
   room_full: "resource_exhausted",
+  cursor_expired: "out_of_range",
 } as const;
 
 export type ErrorReason = keyof typeof kindOfReason;

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { on, once } from "node:events";
+import { on } from "node:events";
 import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
 import { accountKey } from "./rpc/account.js";
 import { connectErrorOf } from "./rpc/errors.js";
@@ -159,12 +159,28 @@ function decodeRequest(input: DescMessage, bytes: Buffer): object {
   }
 }
 
-// Writes every response, waiting for the client to drain the stream.
+// Writes every response, waiting for the client to drain the stream. A
+// cancelled call stops the responses: 'drain' never comes then, and a
+// handler that streams without end (Watch) would otherwise be kept forever.
 async function stream(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>, responses: () => AsyncIterable<object>): Promise<void> {
   for await (const response of responses()) {
-    if (!call.write(response)) await once(call, "drain");
+    if (call.cancelled) break;
+    if (!call.write(response)) await drainedOrCancelled(call);
   }
   call.end();
+}
+
+function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>): Promise<void> {
+  if (call.cancelled) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      call.off("cancelled", done);
+      resolve();
+    };
+    call.once("drain", done);
+    call.once("cancelled", done);
+  });
 }
 
 function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {

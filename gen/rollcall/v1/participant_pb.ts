@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rollcall/v1/participant.proto.
  */
 export const file_rollcall_v1_participant: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb2xsY2FsbC92MS9wYXJ0aWNpcGFudC5wcm90bxILcm9sbGNhbGwudjEi6QIKC1BhcnRpY2lwYW50EgsKA3NpZBgBIAEoCRIQCghyb29tX3NpZBgCIAEoCRITCgthY2NvdW50X3NpZBgDIAEoCRIuCgZzdGF0dXMYBCABKA4yHi5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFN0YXR1cxIQCghpZGVudGl0eRgFIAEoCRIwCgxkYXRlX2NyZWF0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRhdGVfdXBkYXRlZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKCGR1cmF0aW9uGAogASgFSACIAQFCCwoJX2R1cmF0aW9uIj8KHVBhcnRpY2lwYW50U2VydmljZUpvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSEAoIaWRlbnRpdHkYAiABKAkifAoeUGFydGljaXBhbnRTZXJ2aWNlSm9pblJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSKwoJZGlzcGxhY2VkGAIgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQiQQocUGFydGljaXBhbnRTZXJ2aWNlR2V0UmVxdWVzdBIMCgRyb29tGAEgASgJEhMKC3BhcnRpY2lwYW50GAIgASgJIk4KHVBhcnRpY2lwYW50U2VydmljZUdldFJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQidAofUGFydGljaXBhbnRTZXJ2aWNlVXBkYXRlUmVxdWVzdBIMCgRyb29tGAEgASgJEhMKC3BhcnRpY2lwYW50GAIgASgJEi4KBnN0YXR1cxgDIAEoDjIeLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U3RhdHVzIlEKIFBhcnRpY2lwYW50U2VydmljZVVwZGF0ZVJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQihwIKHVBhcnRpY2lwYW50U2VydmljZUxpc3RSZXF1ZXN0EgwKBHJvb20YASABKAkSLgoGc3RhdHVzGAIgASgOMh4ucm9sbGNhbGwudjEuUGFydGljaXBhbnRTdGF0dXMSEAoIaWRlbnRpdHkYAyABKAkSNgoSZGF0ZV9jcmVhdGVkX2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNkYXRlX2NyZWF0ZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKAUSEgoKcGFnZV90b2tlbhgHIAEoCSJpCh5QYXJ0aWNpcGFudFNlcnZpY2VMaXN0UmVzcG9uc2USLgoMcGFydGljaXBhbnRzGAEgAygLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKqMBChFQYXJ0aWNpcGFudFN0YXR1cxIiCh5QQVJUSUNJUEFOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIgChxQQVJUSUNJUEFOVF9TVEFUVVNfQ09OTkVDVEVEEAESIwofUEFSVElDSVBBTlRfU1RBVFVTX0RJU0NPTk5FQ1RFRBACEiMKH1BBUlRJQ0lQQU5UX1NUQVRVU19SRUNPTk5FQ1RJTkcQAzKsAwoSUGFydGljaXBhbnRTZXJ2aWNlEl8KBEpvaW4SKi5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VKb2luUmVxdWVzdBorLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U2VydmljZUpvaW5SZXNwb25zZRJhCgNHZXQSKS5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VHZXRSZXF1ZXN0Gioucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlR2V0UmVzcG9uc2UiA5ACARJqCgZVcGRhdGUSLC5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VVcGRhdGVSZXF1ZXN0Gi0ucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlVXBkYXRlUmVzcG9uc2UiA5ACAhJmCgRMaXN0Eioucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlTGlzdFJlcXVlc3QaKy5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VMaXN0UmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1yb2xsY2FsbC92MS9wYXJ0aWNpcGFudC5wcm90bxILcm9sbGNhbGwudjEi6QIKC1BhcnRpY2lwYW50EgsKA3NpZBgBIAEoCRIQCghyb29tX3NpZBgCIAEoCRITCgthY2NvdW50X3NpZBgDIAEoCRIuCgZzdGF0dXMYBCABKA4yHi5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFN0YXR1cxIQCghpZGVudGl0eRgFIAEoCRIwCgxkYXRlX2NyZWF0ZWQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRhdGVfdXBkYXRlZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKCGR1cmF0aW9uGAogASgFSACIAQFCCwoJX2R1cmF0aW9uIj8KHVBhcnRpY2lwYW50U2VydmljZUpvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSEAoIaWRlbnRpdHkYAiABKAkifAoeUGFydGljaXBhbnRTZXJ2aWNlSm9pblJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSKwoJZGlzcGxhY2VkGAIgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQiQQocUGFydGljaXBhbnRTZXJ2aWNlR2V0UmVxdWVzdBIMCgRyb29tGAEgASgJEhMKC3BhcnRpY2lwYW50GAIgASgJIk4KHVBhcnRpY2lwYW50U2VydmljZUdldFJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQidAofUGFydGljaXBhbnRTZXJ2aWNlVXBkYXRlUmVxdWVzdBIMCgRyb29tGAEgASgJEhMKC3BhcnRpY2lwYW50GAIgASgJEi4KBnN0YXR1cxgDIAEoDjIeLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U3RhdHVzIlEKIFBhcnRpY2lwYW50U2VydmljZVVwZGF0ZVJlc3BvbnNlEi0KC3BhcnRpY2lwYW50GAEgASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQiQwoeUGFydGljaXBhbnRTZXJ2aWNlTGVhdmVSZXF1ZXN0EgwKBHJvb20YASABKAkSEwoLcGFydGljaXBhbnQYAiABKAkiUAofUGFydGljaXBhbnRTZXJ2aWNlTGVhdmVSZXNwb25zZRItCgtwYXJ0aWNpcGFudBgBIAEoCzIYLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50IocCCh1QYXJ0aWNpcGFudFNlcnZpY2VMaXN0UmVxdWVzdBIMCgRyb29tGAEgASgJEi4KBnN0YXR1cxgCIAEoDjIeLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U3RhdHVzEhAKCGlkZW50aXR5GAMgASgJEjYKEmRhdGVfY3JlYXRlZF9hZnRlchgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTZGF0ZV9jcmVhdGVkX2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkifwoeUGFydGljaXBhbnRTZXJ2aWNlTGlzdFJlc3BvbnNlEi4KDHBhcnRpY2lwYW50cxgBIAMoCzIYLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIUCgx3YXRjaF9jdXJzb3IYAyABKAkqowEKEVBhcnRpY2lwYW50U3RhdHVzEiIKHlBBUlRJQ0lQQU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEiAKHFBBUlRJQ0lQQU5UX1NUQVRVU19DT05ORUNURUQQARIjCh9QQVJUSUNJUEFOVF9TVEFUVVNfRElTQ09OTkVDVEVEEAISIwofUEFSVElDSVBBTlRfU1RBVFVTX1JFQ09OTkVDVElORxADMpUEChJQYXJ0aWNpcGFudFNlcnZpY2USXwoESm9pbhIqLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U2VydmljZUpvaW5SZXF1ZXN0Gisucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlSm9pblJlc3BvbnNlEmEKA0dldBIpLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U2VydmljZUdldFJlcXVlc3QaKi5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VHZXRSZXNwb25zZSIDkAIBEmoKBlVwZGF0ZRIsLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U2VydmljZVVwZGF0ZVJlcXVlc3QaLS5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VVcGRhdGVSZXNwb25zZSIDkAICEmcKBUxlYXZlEisucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlTGVhdmVSZXF1ZXN0Giwucm9sbGNhbGwudjEuUGFydGljaXBhbnRTZXJ2aWNlTGVhdmVSZXNwb25zZSIDkAICEmYKBExpc3QSKi5yb2xsY2FsbC52MS5QYXJ0aWNpcGFudFNlcnZpY2VMaXN0UmVxdWVzdBorLnJvbGxjYWxsLnYxLlBhcnRpY2lwYW50U2VydmljZUxpc3RSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Participant is one connection of an identity to a room.
@@ -228,6 +228,49 @@ export const ParticipantServiceUpdateResponseSchema: GenMessage<ParticipantServi
   messageDesc(file_rollcall_v1_participant, 6);
 
 /**
+ * @generated from message rollcall.v1.ParticipantServiceLeaveRequest
+ */
+export type ParticipantServiceLeaveRequest = Message<"rollcall.v1.ParticipantServiceLeaveRequest"> & {
+  /**
+   * Sid of the room, or unique name of an in-progress room.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Participant sid, or the identity of a present participant.
+   *
+   * @generated from field: string participant = 2;
+   */
+  participant: string;
+};
+
+/**
+ * Describes the message rollcall.v1.ParticipantServiceLeaveRequest.
+ * Use `create(ParticipantServiceLeaveRequestSchema)` to create a new message.
+ */
+export const ParticipantServiceLeaveRequestSchema: GenMessage<ParticipantServiceLeaveRequest> = /*@__PURE__*/
+  messageDesc(file_rollcall_v1_participant, 7);
+
+/**
+ * @generated from message rollcall.v1.ParticipantServiceLeaveResponse
+ */
+export type ParticipantServiceLeaveResponse = Message<"rollcall.v1.ParticipantServiceLeaveResponse"> & {
+  /**
+   * @generated from field: rollcall.v1.Participant participant = 1;
+   */
+  participant?: Participant | undefined;
+};
+
+/**
+ * Describes the message rollcall.v1.ParticipantServiceLeaveResponse.
+ * Use `create(ParticipantServiceLeaveResponseSchema)` to create a new message.
+ */
+export const ParticipantServiceLeaveResponseSchema: GenMessage<ParticipantServiceLeaveResponse> = /*@__PURE__*/
+  messageDesc(file_rollcall_v1_participant, 8);
+
+/**
  * @generated from message rollcall.v1.ParticipantServiceListRequest
  */
 export type ParticipantServiceListRequest = Message<"rollcall.v1.ParticipantServiceListRequest"> & {
@@ -286,7 +329,7 @@ export type ParticipantServiceListRequest = Message<"rollcall.v1.ParticipantServ
  * Use `create(ParticipantServiceListRequestSchema)` to create a new message.
  */
 export const ParticipantServiceListRequestSchema: GenMessage<ParticipantServiceListRequest> = /*@__PURE__*/
-  messageDesc(file_rollcall_v1_participant, 7);
+  messageDesc(file_rollcall_v1_participant, 9);
 
 /**
  * @generated from message rollcall.v1.ParticipantServiceListResponse
@@ -303,6 +346,14 @@ export type ParticipantServiceListResponse = Message<"rollcall.v1.ParticipantSer
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * EventService.Watch of this room with this cursor as `after` continues
+   * exactly after the state this page saw: no change is missed or seen twice.
+   *
+   * @generated from field: string watch_cursor = 3;
+   */
+  watchCursor: string;
 };
 
 /**
@@ -310,7 +361,7 @@ export type ParticipantServiceListResponse = Message<"rollcall.v1.ParticipantSer
  * Use `create(ParticipantServiceListResponseSchema)` to create a new message.
  */
 export const ParticipantServiceListResponseSchema: GenMessage<ParticipantServiceListResponse> = /*@__PURE__*/
-  messageDesc(file_rollcall_v1_participant, 8);
+  messageDesc(file_rollcall_v1_participant, 10);
 
 /**
  * @generated from enum rollcall.v1.ParticipantStatus
@@ -376,9 +427,8 @@ export const ParticipantService: GenService<{
   },
   /**
    * Update changes a participant's status. Only `disconnected` is accepted: it
-   * removes the participant from the room (a kick, or the media plane reporting
-   * that the participant left). Updating a disconnected participant returns it
-   * unchanged.
+   * removes the participant from the room (a kick). Updating a disconnected
+   * participant returns it unchanged.
    *
    * @generated from rpc rollcall.v1.ParticipantService.Update
    */
@@ -386,6 +436,17 @@ export const ParticipantService: GenService<{
     methodKind: "unary";
     input: typeof ParticipantServiceUpdateRequestSchema;
     output: typeof ParticipantServiceUpdateResponseSchema;
+  },
+  /**
+   * Leave records that a participant left the room. The media plane calls it.
+   * Leaving a disconnected participant returns it unchanged.
+   *
+   * @generated from rpc rollcall.v1.ParticipantService.Leave
+   */
+  leave: {
+    methodKind: "unary";
+    input: typeof ParticipantServiceLeaveRequestSchema;
+    output: typeof ParticipantServiceLeaveResponseSchema;
   },
   /**
    * List streams pages of a room's participants, by start time and then sid,

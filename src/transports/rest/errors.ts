@@ -18,6 +18,8 @@ const twilioErrors: Record<ErrorReason, { status: number; code: number }> = {
   room_exists: { status: 400, code: 53113 },
   room_completed: { status: 400, code: 53118 },
   room_full: { status: 400, code: 53105 },
+  // Watch cursors are an RPC matter; REST has none, but the table is complete.
+  cursor_expired: { status: 400, code: 20422 },
 };
 
 export function twilioErrorOf(reason: ErrorReason): { status: number; code: number } {

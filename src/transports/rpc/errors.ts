@@ -8,6 +8,7 @@ const codeOfKind: Record<ErrorKind, Code> = {
   already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
+  out_of_range: Code.OutOfRange,
 };
 
 export function connectErrorOf(error: unknown, log: (message: string) => void): ConnectError {

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { DisconnectReason, EventSchema, EventType, type Event } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantSchema, ParticipantStatus, type Participant } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomSchema, RoomStatus, type Room } from "../../../gen/rollcall/v1/room_pb.js";
 import { durationSeconds } from "../../operations/duration.js";
@@ -89,5 +90,34 @@ export function roomMessage(r: records.RoomRecord): Room {
     maxParticipantDuration: r.maxParticipantDuration,
     emptyRoomTimeout: r.emptyRoomTimeout,
     unusedRoomTimeout: r.unusedRoomTimeout,
+  });
+}
+
+const eventTypeValues: Record<records.EventType, EventType> = {
+  "room-created": EventType.ROOM_CREATED,
+  "room-ended": EventType.ROOM_ENDED,
+  "participant-connected": EventType.PARTICIPANT_CONNECTED,
+  "participant-disconnected": EventType.PARTICIPANT_DISCONNECTED,
+  "participant-anonymized": EventType.PARTICIPANT_ANONYMIZED,
+};
+
+const disconnectReasonValues: Record<records.DisconnectReason, DisconnectReason> = {
+  kicked: DisconnectReason.KICKED,
+  replaced: DisconnectReason.REPLACED,
+  left: DisconnectReason.LEFT,
+  "room-completed": DisconnectReason.ROOM_COMPLETED,
+};
+
+export function eventMessage(cursor: string, e: records.ChangeEvent): Event {
+  return create(EventSchema, {
+    cursor,
+    sequence: BigInt(e.sequence),
+    type: eventTypeValues[e.type],
+    time: timestampFromMs(e.time),
+    accountSid: e.accountSid,
+    roomSid: e.roomSid,
+    room: roomMessage(e.room),
+    participant: e.participant && participantMessage(e.participant),
+    reason: e.reason === undefined ? DisconnectReason.UNSPECIFIED : disconnectReasonValues[e.reason],
   });
 }

@@ -4,6 +4,7 @@ import {
   ParticipantService,
   ParticipantServiceGetResponseSchema,
   ParticipantServiceJoinResponseSchema,
+  ParticipantServiceLeaveResponseSchema,
   ParticipantServiceListResponseSchema,
   ParticipantServiceUpdateResponseSchema,
 } from "../../../gen/rollcall/v1/participant_pb.js";
@@ -32,6 +33,11 @@ export function participantService(participants: ParticipantOperations, draining
       return create(ParticipantServiceUpdateResponseSchema, { participant: participantMessage(participant) });
     },
 
+    async leave(req, ctx) {
+      const participant = await participants.leave(accountOf(ctx), req.room, req.participant);
+      return create(ParticipantServiceLeaveResponseSchema, { participant: participantMessage(participant) });
+    },
+
     async *list(req, ctx) {
       const pages = participants.pages(accountOf(ctx), {
         room: req.room,
@@ -47,6 +53,7 @@ export function participantService(participants: ParticipantOperations, draining
         yield create(ParticipantServiceListResponseSchema, {
           participants: page.participants.map(participantMessage),
           nextPageToken: page.nextPageToken,
+          watchCursor: page.watchCursor,
         });
         stopAfterPage(ctx.signal, draining, page.nextPageToken);
       }

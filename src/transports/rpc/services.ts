@@ -3,10 +3,13 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { EventService } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantService } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../../gen/rollcall/v1/room_pb.js";
+import type { EventOperations } from "../../operations/events.js";
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
+import { eventService } from "./event-service.js";
 import { healthService } from "./health.js";
 import { participantService } from "./participant-service.js";
 import { reflectionServices } from "./reflection.js";
@@ -31,12 +34,19 @@ function bind<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceB
   return { service, impl: impl as Partial<ServiceImpl<DescService>> };
 }
 
-export function rpcServices(participants: ParticipantOperations, rooms: RoomOperations, ping: () => Promise<void>, draining: AbortSignal): ServiceBinding[] {
-  const rollcallServices = [ParticipantService, RoomService];
+export function rpcServices(
+  participants: ParticipantOperations,
+  rooms: RoomOperations,
+  events: EventOperations,
+  ping: () => Promise<void>,
+  draining: AbortSignal,
+): ServiceBinding[] {
+  const rollcallServices = [ParticipantService, RoomService, EventService];
   const reflection = reflectionServices([...rollcallServices, ...publicServices]);
   return [
     bind(ParticipantService, participantService(participants, draining)),
     bind(RoomService, roomService(rooms)),
+    bind(EventService, eventService(events, draining)),
     bind(Health, healthService(ping, rollcallServices.map((service) => service.typeName), draining, healthOptions)),
     bind(reflectionV1.ServerReflection, reflection.v1),
     bind(reflectionV1alpha.ServerReflection, reflection.v1alpha),
