@@ -5,6 +5,7 @@ import { EventOperations } from "./operations/events.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
+import { RedisStore } from "./store/redis/redis-store.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
@@ -31,11 +32,9 @@ export type Log = (message: string) => void;
 export async function openStore(config: Config): Promise<Store> {
   const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom };
   const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
-  if (config.redisClusterNodes === undefined && config.redisUrl === undefined) return new MemoryStore(retention);
-  // Loaded only when Redis is configured: the memory store needs none of it.
-  const { RedisStore } = await import("./store/redis/redis-store.js");
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
-  return RedisStore.connect(config.redisUrl!, options);
+  if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
+  return new MemoryStore(retention);
 }
 
 // Wires the layers: transports over operations over the store.
