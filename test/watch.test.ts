@@ -16,6 +16,7 @@ import { MemoryStore } from "../src/store/memory/memory-store.js";
 import type { Store } from "../src/store/store.js";
 import { openStore, startServer } from "../src/server.js";
 import { connectErrorOf } from "../src/transports/rpc/errors.js";
+import { eachBackend } from "./support/backends.js";
 import { connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "./support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "./support/rollcall.js";
 
@@ -158,7 +159,7 @@ const lifecycleEvents = [
   "12 ROOM_ENDED",
 ];
 
-describe("Watch: every change is an event (memory store)", () => {
+eachBackend((backend) => describe(`Watch: every change is an event (${backend.name})`, () => {
   let server: Awaited<ReturnType<typeof startRollcall>>;
   let events: Client<typeof EventService>;
   let participants: Client<typeof ParticipantService>;
@@ -167,7 +168,7 @@ describe("Watch: every change is an event (memory store)", () => {
   const freshName = () => `watch-${++count}-${Date.now()}`;
 
   before(async () => {
-    server = await startRollcall({ watchKeepAliveMs: 300 });
+    server = await startRollcall({ ...backend.settings, watchKeepAliveMs: 300 });
     events = connectBinaryHttp2(EventService, server.url);
     participants = connectBinaryHttp2(ParticipantService, server.url);
     rooms = connectBinaryHttp2(RoomService, server.url);
@@ -400,7 +401,7 @@ describe("Watch: every change is an event (memory store)", () => {
     expect(out.stdout).to.contain("EVENT_TYPE_ROOM_ENDED");
     expect(out.stdout.indexOf("ROOM_COMPLETED")).to.be.below(out.stdout.indexOf("EVENT_TYPE_ROOM_ENDED"));
   });
-});
+}));
 
 describe("Watch: the stream's life on the server", () => {
   // A server on a memory store that counts the log followers open.

@@ -233,7 +233,7 @@ export class RedisStore implements Store {
   }
 
   private async readLog(key: string, countPart: CountPart, after: string | undefined, limit: number) {
-    return this.guard(async () => logReadOf((await this.redis.rcReadLog(key, String(countPart), after ?? "", String(limit))) as unknown[]));
+    return logReadOf((await this.guard(() => this.redis.rcReadLog(key, String(countPart), after ?? "", String(limit)))) as unknown[]);
   }
 
   // Runs a room-slot script (scripts.ts) with the keys and arguments every
