@@ -7,6 +7,7 @@ import { connectBinaryHttp2 } from "./support/clients.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
 import { startRollcall } from "./support/rollcall.js";
 import { storedInvariantViolations } from "./support/stored-invariants.js";
+import { roomKeys } from "../src/store/redis/keys.js";
 
 // With appendonly yes and appendfsync always, Redis writes every change to
 // its append-only file before answering, so a crash loses nothing rollcall
@@ -70,7 +71,7 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
     const direct = new Redis(redis.url);
     try {
       // The hash says disconnected; the indexes and present map still say connected.
-      await direct.hset(`rc:{${joined.roomSid}}:p:${joined.sid}`, "status", "disconnected", "end_time", "9999999999999");
+      await direct.hset(roomKeys(joined.accountSid, joined.roomSid).participant(joined.sid), "status", "disconnected", "end_time", "9999999999999");
     } finally {
       direct.disconnect();
     }
