@@ -1,9 +1,12 @@
 import type { Redis } from "ioredis";
+import { encodeTime } from "../../src/store/lex-index.js";
+import type { ParticipantRecord } from "../../src/store/records.js";
+import { decodeEvent } from "../../src/store/redis/codec.js";
 
 // Reads what the Redis store keeps, key by key, and lists every way it breaks
 // the store's invariants: the indexes, the present map and each participant's
-// hash agree, and a completed room holds nobody. A change applied halfway
-// would show here.
+// hash agree, a completed room holds nobody, and the change log tells the
+// same story as the state. A change applied halfway would show here.
 export async function storedInvariantViolations(redis: Redis): Promise<string[]> {
   const violations: string[] = [];
   const roomKeys = await keys(redis, "rc:{AC*}:RM*:room");
@@ -40,7 +43,47 @@ export async function storedInvariantViolations(redis: Redis): Promise<string[]>
     if (Object.keys(present).length !== presentCount) violations.push(`${roomKey}: present maps ${Object.keys(present).length} identities, ${presentCount} participants are present`);
     if (presentCount > Number(room.max_participants)) violations.push(`${roomKey}: ${presentCount} present, max_participants ${room.max_participants}`);
     if (room.status === "completed" && room.end_time === undefined) violations.push(`${roomKey}: completed without end_time`);
+    violations.push(...(await logViolations(redis, roomKey, prefix, room)));
   }
+  return violations;
+}
+
+type Entry = [string, string[]];
+
+// The room's log and its share of the account's log agree with the room's
+// state: sequences 1..n without a gap, every participant's last event shows it
+// as it is stored, the room ended exactly when it is completed, and the
+// account shard holds the same events in the same order. (Tests keep every
+// event: none is old enough to be trimmed.)
+async function logViolations(redis: Redis, roomKey: string, prefix: string, room: Record<string, string>): Promise<string[]> {
+  const violations: string[] = [];
+  const roomSid = prefix.slice(prefix.lastIndexOf("}:") + 2, -1);
+  const events = ((await redis.xrange(prefix + "log", "-", "+")) as Entry[]).map(([id, fields]) => ({ id, event: decodeEvent(fields[1]!) }));
+  events.forEach(({ id, event }, i) => {
+    if (event.sequence !== i + 1 || !id.startsWith(`${i + 1}-`)) violations.push(`${roomKey}: log entry ${id} has sequence ${event.sequence}, expected ${i + 1}`);
+  });
+  if (Number(room.log_sequence ?? 0) !== events.length) violations.push(`${roomKey}: log_sequence ${room.log_sequence} but ${events.length} events`);
+  if (events[0]?.event.type !== "room-created") violations.push(`${roomKey}: the log does not start with room-created`);
+  const ended = events.filter(({ event }) => event.type === "room-ended").length;
+  if (ended !== (room.status === "completed" ? 1 : 0)) violations.push(`${roomKey}: ${room.status} with ${ended} room-ended events`);
+  const last = new Map<string, ParticipantRecord>();
+  for (const { event } of events) if (event.participant) last.set(event.participant.sid, event.participant);
+  for (const [sid, seen] of last) {
+    const stored = await redis.hgetall(prefix + "p:" + sid);
+    for (const [field, value] of [
+      ["status", seen.status],
+      ["identity", seen.identity],
+      ["start_time", encodeTime(seen.startTime)],
+      ["end_time", seen.endTime === undefined ? undefined : encodeTime(seen.endTime)],
+    ] as const) {
+      if (stored[field] !== value) violations.push(`${roomKey} ${sid}: ${field} is ${stored[field]}, its last event says ${value}`);
+    }
+  }
+  const participantKeys = await keys(redis, prefix + "p:*");
+  if (participantKeys.length !== last.size) violations.push(`${roomKey}: ${participantKeys.length} participants, ${last.size} in the log`);
+  const shardKey = prefix.slice(0, prefix.lastIndexOf("}:") + 2) + "log";
+  const shard = ((await redis.xrange(shardKey, "-", "+")) as Entry[]).map(([, fields]) => decodeEvent(fields[1]!)).filter((event) => event.roomSid === roomSid);
+  if (JSON.stringify(shard) !== JSON.stringify(events.map(({ event }) => event))) violations.push(`${roomKey}: the account's log differs from the room's`);
   return violations;
 }
 
