@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import http2 from "node:http2";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { eachBackend } from "./support/backends.js";
-import { connectJsonHttp1 } from "./support/clients.js";
-import { startRollcall, testAuthorization } from "./support/rollcall.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { eachBackend } from "../support/backends.js";
+import { connectJsonHttp1 } from "../support/clients.js";
+import { startRollcall, testAuthorization } from "../support/rollcall.js";
 
 const twilioDate = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 

@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { newSid } from "../src/operations/sids.js";
-import { MemoryStore } from "../src/store/memory-store.js";
-import type { ParticipantRecord, RoomRecord } from "../src/store/records.js";
-import type { Cursor, JoinOutcome, ParticipantQuery, Store } from "../src/store/store.js";
-import { roomRecord, t0 } from "./support/records.js";
-import { eachRedisTarget } from "./support/redis-targets.js";
+import { newSid } from "../../src/operations/sids.js";
+import { MemoryStore } from "../../src/store/memory-store.js";
+import type { ParticipantRecord, RoomRecord } from "../../src/store/records.js";
+import type { Cursor, JoinOutcome, ParticipantQuery, Store } from "../../src/store/store.js";
+import { roomRecord, t0 } from "../support/records.js";
+import { eachRedisTarget } from "../support/redis-targets.js";
 
 // The behaviour every Store shares: the memory store and the Redis store, on
 // one redis-server and on a Redis Cluster, all run this suite, so an operation

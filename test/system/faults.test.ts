@@ -1,10 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
-import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { connectJsonHttp1 } from "./support/clients.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
-import { startRollcall, testAuthorization } from "./support/rollcall.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { connectJsonHttp1 } from "../support/clients.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcall, testAuthorization } from "../support/rollcall.js";
 
 describe("store faults (redis store)", () => {
   let redis: TestRedis;

@@ -2,12 +2,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { ParticipantService, type ParticipantServiceListResponse } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { newSid } from "../src/operations/sids.js";
-import { connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
-import { startRedis } from "./support/redis-server.js";
-import { basic, startRollcall, testAccount } from "./support/rollcall.js";
+import { ParticipantService, type ParticipantServiceListResponse } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { newSid } from "../../src/operations/sids.js";
+import { connectBinaryHttp2, connectJsonHttp1 } from "../support/clients.js";
+import { startRedis } from "../support/redis-server.js";
+import { basic, startRollcall, testAccount } from "../support/rollcall.js";
 
 describe("graceful shutdown", () => {
   it("ends a List stream after its current page with Unavailable and a token to resume from", async () => {

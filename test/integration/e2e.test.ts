@@ -5,11 +5,11 @@ import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService, RoomStatus, type Room } from "../gen/rollcall/v1/room_pb.js";
-import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "./support/clients.js";
-import { startRollcall, testAccount, testAuthorization } from "./support/rollcall.js";
+import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService, RoomStatus, type Room } from "../../gen/rollcall/v1/room_pb.js";
+import { eachBackend } from "../support/backends.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "../support/clients.js";
+import { startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
 const run = promisify(execFile);
 

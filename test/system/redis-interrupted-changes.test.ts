@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { newSid } from "../src/operations/sids.js";
-import { encodeTime } from "../src/store/lex-index.js";
-import type { RoomRecord } from "../src/store/records.js";
-import { accountKeys, roomKeys } from "../src/store/redis-keys.js";
-import type { RedisStore } from "../src/store/redis-store.js";
-import { roomRecord, t0 } from "./support/records.js";
-import { eachRedisTarget } from "./support/redis-targets.js";
+import { newSid } from "../../src/operations/sids.js";
+import { encodeTime } from "../../src/store/lex-index.js";
+import type { RoomRecord } from "../../src/store/records.js";
+import { accountKeys, roomKeys } from "../../src/store/redis-keys.js";
+import type { RedisStore } from "../../src/store/redis-store.js";
+import { roomRecord, t0 } from "../support/records.js";
+import { eachRedisTarget } from "../support/redis-targets.js";
 
 // completeRoom and createRoom write the room's slot, then the account's (see
 // docs/ARCHITECTURE.md). These tests leave a change as a process that stopped

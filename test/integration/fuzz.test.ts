@@ -6,12 +6,12 @@ import { randomInt } from "node:crypto";
 import http2 from "node:http2";
 import net from "node:net";
 import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
-import { ParticipantService, ParticipantStatus } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService, RoomStatus } from "../gen/rollcall/v1/room_pb.js";
-import type { Config } from "../src/config.js";
-import { collect, connectJsonHttp1 } from "./support/clients.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
-import { basic, otherAuthorization, startRollcall, testAccount, testAuthorization } from "./support/rollcall.js";
+import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
+import type { Config } from "../../src/config.js";
+import { collect, connectJsonHttp1 } from "../support/clients.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { basic, otherAuthorization, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
 // Malformed requests, thrown at every transport of one server: REST and
 // Connect over HTTP/1.1 and HTTP/2, gRPC-Web, gRPC on the main port and on the

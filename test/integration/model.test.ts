@@ -1,15 +1,15 @@
 import { expect } from "chai";
 import { randomInt } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { durationSeconds } from "../src/operations/duration.js";
-import { RollcallError, type ErrorKind, type ErrorReason } from "../src/operations/errors.js";
-import { ParticipantOperations, type JoinResult, type ListParticipantsInput } from "../src/operations/participants.js";
-import { RoomOperations, type CreateRoomInput, type ListRoomsInput } from "../src/operations/rooms.js";
-import { MemoryStore } from "../src/store/memory-store.js";
-import { participantStatuses, roomStatuses, type ParticipantRecord, type ParticipantStatus, type RoomRecord, type RoomStatus } from "../src/store/records.js";
-import { RedisStore } from "../src/store/redis-store.js";
-import type { Cursor, Store } from "../src/store/store.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
+import { durationSeconds } from "../../src/operations/duration.js";
+import { RollcallError, type ErrorKind, type ErrorReason } from "../../src/operations/errors.js";
+import { ParticipantOperations, type JoinResult, type ListParticipantsInput } from "../../src/operations/participants.js";
+import { RoomOperations, type CreateRoomInput, type ListRoomsInput } from "../../src/operations/rooms.js";
+import { MemoryStore } from "../../src/store/memory-store.js";
+import { participantStatuses, roomStatuses, type ParticipantRecord, type ParticipantStatus, type RoomRecord, type RoomStatus } from "../../src/store/records.js";
+import { RedisStore } from "../../src/store/redis-store.js";
+import type { Cursor, Store } from "../../src/store/store.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
 
 // A randomized model-based test of the operations layer. A seeded generator
 // drives thousands of operations over a few accounts, a handful of room names

@@ -2,13 +2,13 @@ import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { Health } from "../gen/grpc/health/v1/health_pb.js";
-import { ParticipantService, ParticipantStatus } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { newSid } from "../src/operations/sids.js";
-import { eachBackend } from "./support/backends.js";
-import { grpcJs, type GrpcJsClient } from "./support/clients.js";
-import { basic, otherAuthorization, startRollcall, testAccount, testApiKey } from "./support/rollcall.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { newSid } from "../../src/operations/sids.js";
+import { eachBackend } from "../support/backends.js";
+import { grpcJs, type GrpcJsClient } from "../support/clients.js";
+import { basic, otherAuthorization, startRollcall, testAccount, testApiKey } from "../support/rollcall.js";
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { expect } from "chai";
-import { ParticipantService, ParticipantStatus } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService, RoomStatus } from "../gen/rollcall/v1/room_pb.js";
-import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
-import { startRollcall, testAuthorization } from "./support/rollcall.js";
+import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
+import { eachBackend } from "../support/backends.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1 } from "../support/clients.js";
+import { startRollcall, testAuthorization } from "../support/rollcall.js";
 
 const unusual = ["{", "}", ":", "*", "a b", "{RM00}:p:*", "😀 party 🎉", "𝒜𝓁𝒾𝒸ℯ", `quote"s\\and'apostrophes`, "x".repeat(128), "😀".repeat(128)];
 

@@ -3,14 +3,13 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { ConfigError, configFromEnv } from "../src/config.js";
-import { RedisStore } from "../src/store/redis-store.js";
-import { StoreUnavailableError } from "../src/store/store.js";
-import { connectJsonHttp1 } from "./support/clients.js";
-import { startRedisCluster, type TestRedisCluster } from "./support/redis-cluster.js";
-import { freePort } from "./support/redis-server.js";
-import { startRollcall } from "./support/rollcall.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { RedisStore } from "../../src/store/redis-store.js";
+import { StoreUnavailableError } from "../../src/store/store.js";
+import { connectJsonHttp1 } from "../support/clients.js";
+import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
+import { freePort } from "../support/redis-server.js";
+import { startRollcall } from "../support/rollcall.js";
 
 function portOf(node: string): number {
   return Number(node.slice(node.lastIndexOf(":") + 1));
@@ -26,26 +25,6 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe("REDIS_CLUSTER_NODES", () => {
-  it("takes comma-separated host:port seeds", () => {
-    expect(configFromEnv({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-2.internal:7001,[::1]:7002" }).redisClusterNodes).to.deep.equal([
-      "10.0.0.1:7000",
-      "redis-2.internal:7001",
-      "[::1]:7002",
-    ]);
-    expect(configFromEnv({}).redisClusterNodes).to.equal(undefined);
-  });
-
-  it("refuses a seed that is not host:port, naming the variable", () => {
-    for (const seeds of ["10.0.0.1", "10.0.0.1:7000,", "redis://10.0.0.1:7000", "10.0.0.1:0", "10.0.0.1:70000", ":7000"]) {
-      expect(() => configFromEnv({ REDIS_CLUSTER_NODES: seeds }), seeds).to.throw(ConfigError, /REDIS_CLUSTER_NODES/);
-    }
-  });
-
-  it("refuses REDIS_URL and REDIS_CLUSTER_NODES together, naming both", () => {
-    const both = { REDIS_URL: "redis://127.0.0.1:6379", REDIS_CLUSTER_NODES: "127.0.0.1:7000" };
-    expect(() => configFromEnv(both)).to.throw(ConfigError, /REDIS_URL and REDIS_CLUSTER_NODES are both set/);
-  });
-
   it("fails to start when no seed answers", async () => {
     const port = await freePort();
     const started = Date.now();

@@ -4,15 +4,15 @@ import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
-import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { healthService } from "../src/transports/rpc/health.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, rejection } from "./support/clients.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
-import { startRollcall, testAccount } from "./support/rollcall.js";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { healthService } from "../../src/transports/rpc/health.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, rejection } from "../support/clients.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcall, testAccount } from "../support/rollcall.js";
 
 const run = promisify(execFile);
 

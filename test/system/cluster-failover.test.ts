@@ -1,12 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { roomKeys } from "../src/store/redis-keys.js";
-import { collect, connectBinaryHttp2 } from "./support/clients.js";
-import { startRedisCluster, type TestRedisCluster } from "./support/redis-cluster.js";
-import { startRollcall } from "./support/rollcall.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { roomKeys } from "../../src/store/redis-keys.js";
+import { collect, connectBinaryHttp2 } from "../support/clients.js";
+import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
+import { startRollcall } from "../support/rollcall.js";
 
 // A master of a Redis Cluster dies under load; its replica is promoted and
 // rollcall must carry on: calls fail only as Unavailable while no node serves

@@ -1,10 +1,10 @@
 import type { Client } from "@connectrpc/connect";
 import { expect } from "chai";
 import twilio from "twilio";
-import { ParticipantService } from "../gen/rollcall/v1/participant_pb.js";
-import { eachBackend } from "./support/backends.js";
-import { connectJsonHttp1 } from "./support/clients.js";
-import { startRollcall, testAccount, testApiKey } from "./support/rollcall.js";
+import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
+import { eachBackend } from "../support/backends.js";
+import { connectJsonHttp1 } from "../support/clients.js";
+import { startRollcall, testAccount, testApiKey } from "../support/rollcall.js";
 
 type TwilioClient = ReturnType<typeof twilio>;
 

@@ -1,10 +1,10 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { expect } from "chai";
-import { ParticipantService, ParticipantStatus, type Participant } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService } from "../gen/rollcall/v1/room_pb.js";
-import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1 } from "./support/clients.js";
-import { startRollcall } from "./support/rollcall.js";
+import { ParticipantService, ParticipantStatus, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { eachBackend } from "../support/backends.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1 } from "../support/clients.js";
+import { startRollcall } from "../support/rollcall.js";
 
 const sidsOf = (pages: { participants: Participant[] }[]) => pages.flatMap((page) => page.participants.map((p) => p.sid));
 

@@ -1,43 +1,24 @@
 import { expect } from "chai";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CredentialsError, loadCredentials, parseCredentials } from "../src/credentials.js";
-import { basic } from "./support/rollcall.js";
+import { mkdirSync } from "node:fs";
+import { CredentialsError, loadCredentials, parseCredentials } from "../../src/credentials.js";
+import {
+  accountSid,
+  apiKeySecret,
+  apiKeySid,
+  authToken,
+  credentialFiles,
+  expectNoSecrets,
+  notJsonWithSecrets,
+  otherAccountSid,
+  otherAuthToken,
+  validJson,
+} from "../support/credential-files.js";
 
-// ROLLCALL_CREDENTIALS_FILE: its shape, the messages that name what is wrong
-// with it, and a real process started with one.
-
-// Secrets shaped like Twilio's: 32 hex digits; each starts with a letter, as
-// most do, so a parser's "unexpected token" message would quote it.
-const secretHex = () => "e" + randomBytes(16).toString("hex").slice(1);
-const accountSid = "AC" + "a".repeat(32);
-const otherAccountSid = "AC" + "b".repeat(32);
-const apiKeySid = "SK" + "c".repeat(32);
-const authToken = secretHex();
-const otherAuthToken = secretHex();
-const apiKeySecret = secretHex();
-const secrets = [authToken, otherAuthToken, apiKeySecret];
-
-const validJson = () => ({
-  accounts: [
-    { sid: accountSid, auth_token: authToken },
-    { sid: otherAccountSid, auth_token: otherAuthToken },
-  ],
-  api_keys: [{ sid: apiKeySid, secret: apiKeySecret, account_sid: accountSid }],
-});
+// ROLLCALL_CREDENTIALS_FILE: its shape and the messages that name what is
+// wrong with it (the process started with one: test/integration/credentials.test.ts).
 
 const source = "test credentials";
-
-// Credentials files that are not JSON, as hand editing makes them.
-const notJsonWithSecrets = (): [string, string][] => [
-  ["an unquoted auth token", `{"accounts": [{"sid": "${accountSid}", "auth_token": ${authToken}}]}`],
-  ["a single-quoted auth token", `{"accounts": [{"sid": "${accountSid}", "auth_token": '${authToken}'}]}`],
-  ["a file holding only an API key secret", apiKeySecret + "\n"],
-];
 
 function parseError(json: unknown): CredentialsError {
   try {
@@ -59,26 +40,9 @@ function loadError(path: string): CredentialsError {
   throw new Error(`expected ${path} to be refused`);
 }
 
-function expectNoSecrets(text: string, what: string): void {
-  for (const secret of secrets) {
-    // Any 8 characters in a row of a secret count as a leak.
-    for (let i = 0; i + 8 <= secret.length; i++) expect(text, `${what} quotes part of a secret`).to.not.contain(secret.slice(i, i + 8));
-  }
-}
-
 describe("credentials", () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), "rollcall-credentials-"));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  let files = 0;
-  const writeFile = (content: string) => {
-    const path = join(dir, `credentials-${++files}.json`);
-    writeFileSync(path, content);
-    return path;
-  };
+  const files = credentialFiles();
+  const writeFile = files.write;
 
   describe("parseCredentials", () => {
     it("reads accounts and API keys: each user maps to its secret and the account it acts for", () => {
@@ -152,7 +116,7 @@ describe("credentials", () => {
     });
 
     it("a missing file: the message names ROLLCALL_CREDENTIALS_FILE and the path", () => {
-      const path = join(dir, "does-not-exist.json");
+      const path = join(files.dir(), "does-not-exist.json");
       const error = loadError(path);
       expect(error.message).to.contain("ROLLCALL_CREDENTIALS_FILE");
       expect(error.message).to.contain(path);
@@ -160,7 +124,7 @@ describe("credentials", () => {
     });
 
     it("a directory instead of a file: the message names ROLLCALL_CREDENTIALS_FILE and the path", () => {
-      const path = join(dir, "a-directory");
+      const path = join(files.dir(), "a-directory");
       mkdirSync(path);
       const error = loadError(path);
       expect(error.message).to.contain("ROLLCALL_CREDENTIALS_FILE");
@@ -194,162 +158,6 @@ describe("credentials", () => {
         const error = loadError(writeFile(content));
         expect(error.message, label).to.match(/is not JSON/);
         expectNoSecrets(error.message, `the not-JSON message for ${label}`);
-      }
-    });
-  });
-
-  describe("the rollcall process with ROLLCALL_CREDENTIALS_FILE", () => {
-    interface Started {
-      child: ChildProcessWithoutNullStreams;
-      stdout: () => string;
-      stderr: () => string;
-      exited: Promise<number | null>;
-    }
-
-    const children: ChildProcessWithoutNullStreams[] = [];
-
-    function start(credentialsFile: string): Started {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        cwd: "/work/main",
-        env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: credentialsFile },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      children.push(child);
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = once(child, "exit").then(([code]) => code as number | null);
-      return { child, stdout: () => stdout, stderr: () => stderr, exited };
-    }
-
-    // The URL from the "serving … on" line, or a failure with what the process said.
-    function serving(started: Started, timeoutMs = 15_000): Promise<string> {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`no "serving" line in ${timeoutMs} ms; stdout: ${started.stdout()} stderr: ${started.stderr()}`)), timeoutMs);
-        const check = () => {
-          const match = /serving .* on (http:\/\/\S+)/.exec(started.stdout());
-          if (match) finish(undefined, match[1]!);
-        };
-        const onExit = (code: number | null) => finish(new Error(`exited with ${code} before serving; stdout: ${started.stdout()} stderr: ${started.stderr()}`));
-        function finish(error: Error | undefined, url?: string) {
-          clearTimeout(timer);
-          started.child.stdout.off("data", check);
-          started.child.off("exit", onExit);
-          if (error) reject(error);
-          else resolve(url!);
-        }
-        started.child.stdout.on("data", check);
-        started.child.once("exit", onExit);
-        check();
-      });
-    }
-
-    async function stop(started: Started): Promise<number | null> {
-      if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill("SIGTERM");
-      return started.exited;
-    }
-
-    // Whatever a test left running.
-    afterEach(async () => {
-      for (const child of children.splice(0)) {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill("SIGKILL");
-          await once(child, "exit");
-        }
-      }
-    });
-
-    it("exits with code 1 and says why when the file is malformed, without quoting a secret", async () => {
-      const json = validJson();
-      json.api_keys[0]!.account_sid = "AC" + "f".repeat(32);
-      const path = writeFile(JSON.stringify(json));
-      const started = start(path);
-      try {
-        expect(await started.exited).to.equal(1);
-        expect(started.stderr()).to.contain("cannot start");
-        expect(started.stderr()).to.contain(`ROLLCALL_CREDENTIALS_FILE ${path}`);
-        expect(started.stderr()).to.contain("api_keys[0].account_sid must be the sid of one of the accounts");
-        expectNoSecrets(started.stdout() + started.stderr(), "the output of a refused start");
-        expect(started.stdout()).to.not.match(/serving/);
-      } finally {
-        await stop(started);
-      }
-    });
-
-    it("exits with code 1 and names the path when the file is missing or not JSON", async () => {
-      for (const [path, problem] of [
-        [join(dir, "missing.json"), /cannot read ROLLCALL_CREDENTIALS_FILE/],
-        [writeFile("accounts: []\n"), /is not JSON/],
-      ] as const) {
-        const started = start(path);
-        try {
-          expect(await started.exited, path).to.equal(1);
-          expect(started.stderr()).to.contain("cannot start");
-          expect(started.stderr()).to.contain(path);
-          expect(started.stderr()).to.match(problem);
-        } finally {
-          await stop(started);
-        }
-      }
-    });
-
-    it("does not print part of a secret when the file is not JSON", async () => {
-      for (const [label, content] of notJsonWithSecrets()) {
-        const started = start(writeFile(content));
-        try {
-          expect(await started.exited, label).to.equal(1);
-          expect(started.stderr(), label).to.contain("cannot start");
-          expect(started.stderr(), label).to.match(/is not JSON/);
-          expectNoSecrets(started.stdout() + started.stderr(), `the output for ${label}`);
-        } finally {
-          await stop(started);
-        }
-      }
-    });
-
-    it("serves with a valid file: its credentials get 200 on REST, wrong ones 401, and no secret is printed", async () => {
-      const path = writeFile(JSON.stringify(validJson()));
-      const started = start(path);
-      try {
-        const url = await serving(started);
-        const rooms = (authorization: string) => fetch(`${url}/v1/Rooms`, { headers: { authorization } });
-
-        const byAccount = await rooms(basic(accountSid, authToken));
-        expect(byAccount.status).to.equal(200);
-        expect(await byAccount.json()).to.have.property("rooms").that.deep.equals([]);
-        expect((await rooms(basic(otherAccountSid, otherAuthToken))).status).to.equal(200);
-        expect((await rooms(basic(apiKeySid, apiKeySecret))).status).to.equal(200);
-
-        const created = await fetch(`${url}/v1/Rooms`, {
-          method: "POST",
-          headers: { authorization: basic(apiKeySid, apiKeySecret), "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ UniqueName: "from-the-key" }).toString(),
-        });
-        expect(created.status).to.equal(201);
-        expect(((await created.json()) as { account_sid: string }).account_sid).to.equal(accountSid);
-
-        for (const wrong of [
-          basic(accountSid, "wrong"),
-          basic(accountSid, otherAuthToken),
-          basic(apiKeySid, authToken),
-          basic("AC" + "1".repeat(32), authToken),
-        ]) {
-          const answer = await rooms(wrong);
-          expect(answer.status).to.equal(401);
-          expect(answer.headers.get("www-authenticate")).to.match(/^Basic\b/i);
-          expect(((await answer.json()) as { code: number }).code).to.equal(20003);
-        }
-        const none = await fetch(`${url}/v1/Rooms`);
-        expect(none.status).to.equal(401);
-        await none.text();
-
-        expect(await stop(started)).to.equal(0);
-        expect(started.stdout()).to.contain(path);
-        expectNoSecrets(started.stdout(), "stdout");
-        expectNoSecrets(started.stderr(), "stderr");
-      } finally {
-        await stop(started);
       }
     });
   });

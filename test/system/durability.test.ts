@@ -1,12 +1,12 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { ParticipantService, ParticipantStatus } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService, RoomStatus } from "../gen/rollcall/v1/room_pb.js";
-import { connectBinaryHttp2 } from "./support/clients.js";
-import { startRedis, type TestRedis } from "./support/redis-server.js";
-import { startRollcall } from "./support/rollcall.js";
-import { storedInvariantViolations } from "./support/stored-invariants.js";
+import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
+import { connectBinaryHttp2 } from "../support/clients.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcall } from "../support/rollcall.js";
+import { storedInvariantViolations } from "../support/stored-invariants.js";
 
 // With appendonly yes and appendfsync always, Redis writes every change to
 // its append-only file before answering, so a crash loses nothing rollcall

@@ -1,12 +1,12 @@
 import { Code, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
-import { ParticipantService, ParticipantStatus, type Participant } from "../gen/rollcall/v1/participant_pb.js";
-import { RoomService, RoomStatus, type Room } from "../gen/rollcall/v1/room_pb.js";
-import { newSid } from "../src/operations/sids.js";
-import { eachBackend } from "./support/backends.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "./support/clients.js";
-import { basic, otherAccount, otherAuthorization, startRollcall, testAccount, testApiKey, testAuthorization } from "./support/rollcall.js";
+import { ParticipantService, ParticipantStatus, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomService, RoomStatus, type Room } from "../../gen/rollcall/v1/room_pb.js";
+import { newSid } from "../../src/operations/sids.js";
+import { eachBackend } from "../support/backends.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "../support/clients.js";
+import { basic, otherAccount, otherAuthorization, startRollcall, testAccount, testApiKey, testAuthorization } from "../support/rollcall.js";
 
 // Two accounts on one server: neither may see, change or even learn of the
 // other's rooms and participants, on any route of any transport; and a call
