@@ -10,7 +10,7 @@ import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/par
 import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
 import type { Config } from "../../src/config.js";
 import { collect, connectJsonHttp1 } from "../support/clients.js";
-import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { emptySharedRedis, type SharedRedis } from "../support/fixtures.js";
 import { basic, otherAuthorization, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
 // Malformed requests, thrown at every transport of one server: REST and
@@ -1364,10 +1364,9 @@ function fuzz(store: string, share: number, settings: () => Partial<Config>): vo
 fuzz("memory store", 2 / 3, () => ({}));
 
 describe("with a redis-server", () => {
-  let redis: TestRedis | undefined;
+  let redis: SharedRedis | undefined;
   before(async () => {
-    redis = await startRedis();
+    redis = await emptySharedRedis();
   });
-  after(async () => redis?.stop());
   fuzz("redis store", 1 / 3, () => ({ redisUrl: redis!.url }));
 });

@@ -9,7 +9,7 @@ import { MemoryStore } from "../../src/store/memory-store.js";
 import { participantStatuses, roomStatuses, type ParticipantRecord, type ParticipantStatus, type RoomRecord, type RoomStatus } from "../../src/store/records.js";
 import { RedisStore } from "../../src/store/redis-store.js";
 import type { Cursor, Store } from "../../src/store/store.js";
-import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { emptySharedRedis, type SharedRedis } from "../support/fixtures.js";
 
 // A randomized model-based test of the operations layer. A seeded generator
 // drives thousands of operations over a few accounts, a handful of room names
@@ -1577,15 +1577,14 @@ function checkPages<R extends { sid: string }>(pages: R[][], sizes: number[], ti
 
 describe(`model-based operations (seed ${seed}, ${steps} steps)`, function () {
   this.timeout(300_000);
-  let redis: TestRedis | undefined;
+  let redis: SharedRedis | undefined;
   const opened: Store[] = [];
 
   before(async () => {
-    redis = await startRedis();
+    redis = await emptySharedRedis();
   });
   after(async () => {
     for (const store of opened.splice(0)) await store.close();
-    await redis?.stop();
   });
 
   const backends: [string, () => Promise<Store>][] = [

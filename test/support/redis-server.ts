@@ -23,6 +23,20 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
+// Servers still running, killed if the test process exits without stopping
+// them (a crash, or a run cut short).
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+function spawnServer(args: string[]): ChildProcess {
+  const child = spawn("redis-server", args, { stdio: "ignore" });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
@@ -39,7 +53,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "rollcall-redis-"));
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extraArgs];
-    let child = spawn("redis-server", args, { stdio: "ignore" });
+    let child = spawnServer(args);
     const halt = async (signal: NodeJS.Signals) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -54,7 +68,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       rmSync(dir, { recursive: true, force: true });
     };
     const restart = async () => {
-      child = spawn("redis-server", args, { stdio: "ignore" });
+      child = spawnServer(args);
       if (!(await answers(port, child))) throw new Error(`redis-server did not restart on port ${port}`);
     };
     if (await answers(port, child)) {
