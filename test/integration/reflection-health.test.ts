@@ -13,6 +13,7 @@ import { healthService } from "../../src/transports/rpc/health.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, rejection } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRollcall, testAccount } from "../support/rollcall.js";
+import { settledFlag, waitFor } from "../support/wait.js";
 
 const run = promisify(execFile);
 
@@ -176,6 +177,13 @@ describe("reflection and health", () => {
 
   it("Watch keeps an unknown service's stream open, and every Watch ends with the shutdown", async () => {
     const server = await startRollcall();
+    // Each Watch poll pings the store: counting pings tells when one happened.
+    let pings = 0;
+    const ping = server.store.ping.bind(server.store);
+    server.store.ping = () => {
+      pings++;
+      return ping();
+    };
     let closing: Promise<void> | undefined;
     try {
       const client = connectBinaryHttp2(Health, server.url, "");
@@ -186,8 +194,13 @@ describe("reflection and health", () => {
       // Past the next poll: neither stream has anything more to say, nor ends.
       const nextWhole = whole.next();
       const nextUnknown = unknown.next();
-      const settled = await Promise.race([nextWhole, nextUnknown, new Promise((resolve) => setTimeout(() => resolve("open"), 1200))]);
-      expect(settled).to.equal("open");
+      const settled = [settledFlag(nextWhole), settledFlag(nextUnknown)];
+      const polled = pings;
+      await waitFor(() => pings > polled, { what: "the Watch stream's next poll of the store" });
+      // A round trip on the same connection, after the poll: anything the
+      // poll made the server send on a Watch stream would have come first.
+      expect((await client.check({})).status).to.equal(ServingStatus.SERVING);
+      expect(settled.map((flag) => flag()), "the streams settled").to.deep.equal([false, false]);
 
       const started = Date.now();
       closing = server.close();

@@ -5,6 +5,7 @@ import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { eachBackend } from "../support/backends.js";
 import { connectJsonHttp1 } from "../support/clients.js";
 import { startRollcall, testAccount, testApiKey } from "../support/rollcall.js";
+import { waitFor } from "../support/wait.js";
 
 type TwilioClient = ReturnType<typeof twilio>;
 
@@ -91,9 +92,12 @@ eachBackend((backend) => {
       const joined = [];
       for (let i = 0; i < 5; i++) {
         joined.push((await mediaPlane.join({ room, identity: `p${i}` })).participant!);
-        // The rest join over a second later, so that a date filter, which has
-        // second precision, can tell the first two from them.
-        if (i === 1) await new Promise((resolve) => setTimeout(resolve, 1100));
+        // The rest join in a later whole second, so that a date filter, which
+        // has second precision, can tell the first two from them.
+        if (i === 1) {
+          const second = Number(joined[1]!.startTime!.seconds);
+          await waitFor(() => Date.now() >= (second + 1) * 1000, { what: `the clock to pass the second ${second}` });
+        }
       }
       const sids = joined.map((p) => p.sid);
       const participants = client.video.v1.rooms(room).participants;

@@ -7,6 +7,7 @@ import { roomKeys } from "../../src/store/redis-keys.js";
 import { collect, connectBinaryHttp2 } from "../support/clients.js";
 import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
 import { startRollcall } from "../support/rollcall.js";
+import { waitFor } from "../support/wait.js";
 
 // A master of a Redis Cluster dies under load; its replica is promoted and
 // rollcall must carry on: calls fail only as Unavailable while no node serves
@@ -17,8 +18,9 @@ import { startRollcall } from "../support/rollcall.js";
 const roomCount = 6;
 const writers = 12;
 const readers = 4;
-const loadBeforeKillMs = 2000;
-const loadAfterRecoveryMs = 1000;
+// Joins acknowledged before the kill, and again after every room answers.
+const joinsBeforeKill = 400;
+const joinsAfterRecovery = 200;
 const recoveryBoundMs = 10_000;
 
 interface Acknowledged {
@@ -162,7 +164,7 @@ describe("Redis Cluster failover", function () {
     const load = Promise.all([...Array.from({ length: writers }, (_, w) => writer(w)), ...Array.from({ length: readers }, reader)]);
 
     try {
-      await new Promise((resolve) => setTimeout(resolve, loadBeforeKillMs));
+      await waitFor(() => acknowledged.length >= joinsBeforeKill && reads >= readers * 10, { what: `${joinsBeforeKill} joins acknowledged before the kill`, timeoutMs: 20_000 });
       expect(failures, "no failures before the kill").to.deep.equal({ joins: 0, reads: 0 });
       const killedAt = Date.now();
       await cluster.kill(victim.port);
@@ -186,7 +188,8 @@ describe("Redis Cluster failover", function () {
       }
       expect(recoveredAt, `every room answers within ${recoveryBoundMs} ms of the kill`).to.not.equal(undefined);
       expect(recoveredAt! - killedAt).to.be.below(recoveryBoundMs);
-      await new Promise((resolve) => setTimeout(resolve, loadAfterRecoveryMs));
+      const atRecovery = acknowledged.length;
+      await waitFor(() => acknowledged.length >= atRecovery + joinsAfterRecovery, { what: `${joinsAfterRecovery} joins acknowledged after every room answered`, timeoutMs: 20_000 });
       loading = false;
       await load;
 

@@ -7,6 +7,7 @@ import { connectBinaryHttp2 } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRollcall } from "../support/rollcall.js";
 import { storedInvariantViolations } from "../support/stored-invariants.js";
+import { waitFor } from "../support/wait.js";
 
 // With appendonly yes and appendfsync always, Redis writes every change to
 // its append-only file before answering, so a crash loses nothing rollcall
@@ -82,6 +83,7 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
     const names = ["crash-a", "crash-b", "crash-c"];
     let running = true;
     let acknowledged = 0;
+    let unavailable = 0;
     const worker = async (w: number) => {
       for (let i = 0; running; i++) {
         const room = names[(w + i) % names.length]!;
@@ -94,17 +96,19 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
           acknowledged++;
         } catch (error) {
           const code = ConnectError.from(error).code;
+          if (code === Code.Unavailable) unavailable++;
           // Unavailable while Redis is down; the rest are the domain's answers.
           expect([Code.Unavailable, Code.NotFound, Code.ResourceExhausted, Code.FailedPrecondition], String(error)).to.include(code);
         }
       }
     };
     const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await waitFor(() => acknowledged >= 60, { what: "the workers to have 60 changes acknowledged" });
     await redis.halt("SIGKILL");
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => unavailable > 0, { what: "a worker to see Redis gone (Unavailable)" });
     await redis.restart();
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    const atRestart = acknowledged;
+    await waitFor(() => acknowledged >= atRestart + 30, { what: "the workers to have 30 more changes acknowledged after the restart", timeoutMs: 15_000 });
     running = false;
     await Promise.all(workers);
     expect(acknowledged).to.be.greaterThan(50);
