@@ -4,6 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { reapOnExit } from "./reaper.js";
 
 // A throwaway redis-server on a free loopback port, never the shared 6379
 // instance. It keeps nothing on disk unless the test asks for it.
@@ -23,17 +24,9 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-// Servers still running, killed if the test process exits without stopping
-// them (a crash, or a run cut short).
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
 function spawnServer(args: string[]): ChildProcess {
   const child = spawn("redis-server", args, { stdio: "ignore" });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
+  reapOnExit(child);
   return child;
 }
 
