@@ -9,13 +9,9 @@ import type { World } from "./world.js";
 // REST cases: Twilio's routes with bad parameters, paths and framing.
 
 export const restParams = ["Status", "Identity", "UniqueName", "DateCreatedAfter", "DateCreatedBefore", "PageSize", "Page", "PageToken", "Type", "MaxParticipants", "EmptyRoomTimeout", "UnusedRoomTimeout", "MaxParticipantDuration", "StatusCallback", "StatusCallbackMethod"];
-
 export const badPageSizes = ["0", "1001", "-1", "1e9", "NaN", "1000000000", "0x10", "abc", "1.5", "9".repeat(20), "+-1", "%FF"];
-
 export const badPages = ["-1", "-5", "x", "1e3", "9".repeat(16)];
-
 export const badPageTokens = ["x", "!!!", "%25%25", "=====", "Y29ubmVjdGVk", Buffer.from("connected..PA00").toString("base64url"), Buffer.from("gone.1.PA" + "0".repeat(32)).toString("base64url"), Buffer.from("connected.12345678901234.PA" + "0".repeat(32)).toString("base64url"), "A".repeat(10_000), "%G1"];
-
 export const badDates = ["2026-13-01", "2026-02-30", "2026-04-31", "2026-00-10", "yesterday", "2026-01-01T25:00:00Z", "2026-01-01T10:61Z", "1767225600", "2026-1-1", "2026-01-01T00:00:00%2B25:00", "2026-01-01%2000:00:00", "2026-01-01T00:00:00.1234567890Z", "%C3%28"];
 
 // One list parameter that makes any listing fail, rooms or participants.
@@ -43,7 +39,6 @@ export const createPoisons = [
 ];
 
 export const completePoisons = ["Status=in-progress", "Status=failed", "Status=COMPLETED", "Status=done", "Status=", "Status=completed&Status=completed", "Status=%00completed"];
-
 export const kickPoisons = ["Status=connected", "Status=reconnecting", "Status=DISCONNECTED", "Status=gone", "Status=", "Status=disconnected&Status=disconnected", "Status=disconnected%00"];
 
 // Parameters that may or may not be wrong, mixed in with the poison.

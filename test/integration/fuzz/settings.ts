@@ -5,13 +5,9 @@ import { Random } from "../../support/random.js";
 // limits, and a random stream per transport.
 
 export const seed = seedFromEnv();
-
 export const scale = scaleFromEnv();
-
 export const strict = process.env.FUZZ_STRICT === "1";
-
 export const maxRequestBytes = 256 * 1024;
-
 export const timeoutMs = 5000;
 
 // Requests in flight at once: enough to keep the run short, few enough that

@@ -8,7 +8,6 @@ import { refused, type RpcTarget, type World } from "./world.js";
 // mutated or poisoned), padding, credentials and headers.
 
 export const brokenPercent = ["%", "%G1", "%C3%28", "%FF%FE", "%%", "%2", "%u0041", "%E2%82", "%ED%A0%80", "%C0%AF"];
-
 export const invalidUtf8 = [[0x80], [0xff], [0xfe, 0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc0, 0xaf], [0xe2, 0x82]].map((b) => Buffer.from(b));
 
 export function fuzzText(rng: Random, world: World): string {
@@ -38,11 +37,8 @@ export function fuzzText(rng: Random, world: World): string {
 }
 
 export const int32s = [0, 1, -1, 50, 51, 59, 61, 599, 600, 86_400, 86_401, 1000, 1001, 2 ** 31 - 1, -(2 ** 31)];
-
 export const enums = [0, 1, 2, 3, 4, 99, -1, 2 ** 31 - 1];
-
 export const timestampSeconds = [0n, -1n, 1_767_225_600n, -62_135_596_800n, -62_135_596_801n, 253_402_300_799n, 253_402_300_800n, 2n ** 62n, -(2n ** 62n)];
-
 export const timestampNanos = [0, 999_999_999, 1_000_000_000, -1, 2 ** 31 - 1];
 
 export function fieldValue(rng: Random, field: DescField, world: World): unknown {

@@ -18,7 +18,6 @@ export function comparePositions(aTime: number, aSid: string, bTime: number, bSi
 }
 
 export const byStart = (a: ParticipantRecord, b: ParticipantRecord) => comparePositions(a.startTime, a.sid, b.startTime, b.sid);
-
 export const byCreated = (a: RoomRecord, b: RoomRecord) => comparePositions(a.dateCreated, a.sid, b.dateCreated, b.sid);
 
 // chai builds an assertion object for every expect, which adds up over the

@@ -1,9 +1,6 @@
-
-
 // The envelopes of gRPC, gRPC-Web and Connect streams: a flags byte, a 32-bit
 // big-endian length, the data.
 
-// Envelopes: a flags byte, a 32-bit big-endian length, the data.
 export function* envelopes(body: Buffer): Generator<{ flags: number; data: Buffer }> {
   for (let at = 0; at + 5 <= body.length; ) {
     const length = body.readUInt32BE(at + 1);

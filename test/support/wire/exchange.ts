@@ -1,5 +1,3 @@
-
-
 // A request as the randomized tests send it, byte for byte, and what came back.
 
 export interface WireRequest {

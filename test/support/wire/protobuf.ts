@@ -1,5 +1,3 @@
-
-
 // Protobuf fields written by hand: a tag, then a varint or a length-delimited value.
 
 export function stringField(number: number, text: string): Buffer {
