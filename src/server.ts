@@ -21,7 +21,6 @@ export interface RunningServer {
   port: number;
   // The port of the @grpc/grpc-js server, if one runs.
   grpcPort: number | undefined;
-  store: Store;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
@@ -68,7 +67,6 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
-    store,
     async close() {
       draining.abort();
       await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { prefaceVerdict } from "./http2-preface.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -87,16 +88,15 @@ export class OnePortServer {
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
-      const known = Math.min(head.length, http2Preface.length);
-      const isHttp2 = head.subarray(0, known).equals(http2Preface.subarray(0, known));
-      if (isHttp2 && head.length < http2Preface.length) return;
+      const verdict = prefaceVerdict(head);
+      if (verdict === "undecided") return;
       // The http2 session reads what the socket has buffered; the http parser
       // wants it as data events, so that socket flows again.
       socket.off("data", onData);
       socket.pause();
       socket.setTimeout(0);
       socket.unshift(head);
-      if (isHttp2) {
+      if (verdict === "http2") {
         this.h2.emit("connection", socket);
       } else {
         this.h1Sockets.add(socket);
@@ -108,5 +108,3 @@ export class OnePortServer {
     socket.on("error", () => socket.destroy());
   }
 }
-
-const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");

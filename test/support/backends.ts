@@ -1,11 +1,11 @@
 import type { Config } from "../../src/config.js";
-import { startRedisCluster, type TestRedisCluster } from "./redis-cluster.js";
-import { startRedis, type TestRedis } from "./redis-server.js";
+import { emptySharedCluster, emptySharedRedis } from "./fixtures.js";
 
-// The stores an end-to-end suite runs against: the embedded memory store, a
-// throwaway redis-server and a throwaway 3-master Redis Cluster. `settings`
-// (the store's part of the config, for startRollcall) is filled in for a
-// Redis backend once its `before` hook ran.
+// The stores an end-to-end suite runs against: the embedded memory store, the
+// run's shared redis-server and its shared 3-master Redis Cluster (see
+// fixtures.ts), each emptied when the suite starts. `settings` (the store's
+// part of the config, for startRollcall) is filled in for a Redis backend
+// once its `before` hook ran.
 export interface Backend {
   name: string;
   settings: Partial<Config>;
@@ -16,24 +16,18 @@ export function eachBackend(suite: (backend: Backend) => void): void {
 
   const redis: Backend = { name: "redis store", settings: {} };
   describe("with a redis-server", () => {
-    let server: TestRedis | undefined;
     before(async () => {
-      server = await startRedis();
-      redis.settings.redisUrl = server.url;
+      redis.settings.redisUrl = (await emptySharedRedis()).url;
     });
-    after(async () => server?.stop());
     suite(redis);
   });
 
   const cluster: Backend = { name: "redis cluster", settings: {} };
   describe("with a redis cluster", () => {
-    let nodes: TestRedisCluster | undefined;
     before(async function () {
       this.timeout(30_000);
-      nodes = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
-      cluster.settings.redisClusterNodes = nodes.nodes;
+      cluster.settings.redisClusterNodes = (await emptySharedCluster()).nodes;
     });
-    after(async () => nodes?.stop());
     suite(cluster);
   });
 }

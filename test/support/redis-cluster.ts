@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { reapOnExit } from "./reaper.js";
 import { freePort } from "./redis-server.js";
 
 const run = promisify(execFile);
@@ -28,13 +29,6 @@ export interface ClusterShape {
   masters: number;
   replicasPerMaster: 0 | 1;
 }
-
-// Nodes of every cluster still running, killed if the test process exits
-// without stopping them.
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
 
 export async function startRedisCluster(shape: ClusterShape): Promise<TestRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), "rollcall-cluster-"));
@@ -95,8 +89,7 @@ async function startNode(dir: string, taken: Set<number>): Promise<{ port: numbe
       ],
       { stdio: "ignore" },
     );
-    running.add(child);
-    child.once("exit", () => running.delete(child));
+    reapOnExit(child);
     if (await answers(port, child)) return { port, child };
     await killed(child);
     if (attempt >= 3) throw new Error(`redis-server did not start in cluster mode on port ${port}`);

@@ -4,6 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { reapOnExit } from "./reaper.js";
 
 // A throwaway redis-server on a free loopback port, never the shared 6379
 // instance. It keeps nothing on disk unless the test asks for it.
@@ -23,6 +24,12 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
+function spawnServer(args: string[]): ChildProcess {
+  const child = spawn("redis-server", args, { stdio: "ignore" });
+  reapOnExit(child);
+  return child;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
@@ -39,7 +46,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "rollcall-redis-"));
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extraArgs];
-    let child = spawn("redis-server", args, { stdio: "ignore" });
+    let child = spawnServer(args);
     const halt = async (signal: NodeJS.Signals) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -54,7 +61,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       rmSync(dir, { recursive: true, force: true });
     };
     const restart = async () => {
-      child = spawn("redis-server", args, { stdio: "ignore" });
+      child = spawnServer(args);
       if (!(await answers(port, child))) throw new Error(`redis-server did not restart on port ${port}`);
     };
     if (await answers(port, child)) {

@@ -5,10 +5,6 @@ import type { LexRange } from "../lex-index.js";
 export class SortedStrings {
   private readonly items: string[] = [];
 
-  get size(): number {
-    return this.items.length;
-  }
-
   add(member: string): void {
     const at = this.firstAtOrAfter(member);
     if (this.items[at] !== member) this.items.splice(at, 0, member);

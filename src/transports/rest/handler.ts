@@ -7,6 +7,7 @@ import { StoreUnavailableError } from "../../store/store.js";
 import type { BasicAuth } from "../basic-auth.js";
 import { errorBody, parameterName, twilioErrorOf } from "./errors.js";
 import { Params } from "./params.js";
+import { requestPathOf } from "./request-path.js";
 import { matchRoute, restRoutes, type RestReply } from "./routes.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -43,16 +44,12 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
 
   async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");
-    const path = url.pathname.replace(/\/+$/, "");
-    // Dot segments resolve first, so /v1/../x/Rooms is /x/Rooms: no route is there.
-    const underV1 = path === "/v1" || path.startsWith("/v1/");
-    const resource = underV1 ? path.slice("/v1".length) : path;
+    const { path, resource, segments } = requestPathOf(url.pathname);
     const notFound = () => new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
     const accountSid = options.auth.accountOf(req.headers.authorization);
     if (accountSid === undefined) {
       throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
     }
-    const segments = underV1 ? resource.split("/").slice(1).map((segment) => decodeSegment(segment) ?? "") : [];
     const match = matchRoute(routes, segments);
     if (match === undefined) throw notFound();
     const action = match.route.methods[req.method ?? ""];
@@ -87,14 +84,6 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
       },
     );
   };
-}
-
-function decodeSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
 }
 
 async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {
