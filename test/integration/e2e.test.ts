@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema } from "../../gen/rollcall/v1/participant_pb.js";
+import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus, type Room } from "../../gen/rollcall/v1/room_pb.js";
 import { eachBackend } from "../support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "../support/clients.js";
@@ -171,7 +171,7 @@ eachBackend((backend) => {
 
       it("streams List pages in start order, with filters, and resumes from any page token", async () => {
         const room = freshRoomName();
-        const joined = [];
+        const joined: Participant[] = [];
         for (let i = 0; i < 7; i++) joined.push((await participants.join({ room, identity: `p${i}` })).participant!);
         await participants.join({ room, identity: "p0" });
         const pages = await collect(participants.list({ room, pageSize: 3 }));
@@ -190,7 +190,7 @@ eachBackend((backend) => {
         );
         const inWindow = window.flatMap((p) => p.participants.map((x) => x.identity));
         // Joins may share a millisecond: the window holds exactly those that started in it.
-        const ms = (p: (typeof joined)[number]) => Number(p.startTime!.seconds) * 1000 + p.startTime!.nanos / 1e6;
+        const ms = (p: Participant) => Number(p.startTime!.seconds) * 1000 + p.startTime!.nanos / 1e6;
         const expected = joined.slice(1).filter((p) => ms(p) >= ms(joined[2]!) && ms(p) < ms(joined[5]!));
         expect(inWindow).to.deep.equal(expected.map((p) => p.identity));
         expect(inWindow).to.include("p2");
