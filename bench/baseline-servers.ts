@@ -22,7 +22,7 @@ import { roomKeys } from "../src/store/redis-keys.js";
 
 const [kind, portText, redisUrl] = process.argv.slice(2);
 const port = Number(portText);
-const redis = new Redis(redisUrl!, { enableAutoPipelining: true });
+const redis = new Redis(redisUrl, { enableAutoPipelining: true });
 
 async function participant(room: string, sid: string): Promise<Record<string, string>> {
   const fields = await redis.hgetall(roomKeys(room).participant(sid));
@@ -34,11 +34,11 @@ async function getResponse(req: ParticipantServiceGetRequest) {
   const start = Number(p.start_time);
   return create(ParticipantServiceGetResponseSchema, {
     participant: create(ParticipantSchema, {
-      sid: p.sid!,
-      roomSid: p.room!,
-      accountSid: p.account_sid!,
+      sid: p.sid,
+      roomSid: p.room,
+      accountSid: p.account_sid,
       status: p.status === "connected" ? ParticipantStatus.CONNECTED : ParticipantStatus.DISCONNECTED,
-      identity: p.identity!,
+      identity: p.identity,
       dateCreated: timestampFromMs(start),
       dateUpdated: timestampFromMs(Number(p.date_updated)),
       startTime: timestampFromMs(start),
@@ -86,14 +86,14 @@ switch (kind) {
     http
       .createServer((req, res) => {
         const [, , , room, , sid] = (req.url ?? "").split("/");
-        participant(room!, sid!).then((p) => {
-          const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid!}`;
+        participant(room, sid).then((p) => {
+          const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid}`;
           const body = JSON.stringify({
-            sid: p.sid!,
-            room_sid: p.room!,
-            account_sid: p.account_sid!,
+            sid: p.sid,
+            room_sid: p.room,
+            account_sid: p.account_sid,
             status: p.status,
-            identity: p.identity!,
+            identity: p.identity,
             date_created: twilioDate(Number(p.start_time)),
             date_updated: twilioDate(Number(p.date_updated)),
             start_time: twilioDate(Number(p.start_time)),

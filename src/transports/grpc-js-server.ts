@@ -168,8 +168,8 @@ async function stream(call: grpc.ServerWritableStream<object, object> | grpc.Ser
 }
 
 function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
-  const input = method.input as DescMessage;
-  const output = method.output as DescMessage;
+  const input = method.input;
+  const output = method.output;
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",

@@ -98,7 +98,7 @@ function decodeSegment(segment: string): string | undefined {
 }
 
 async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {
-  const type = (req.headers["content-type"] ?? "application/x-www-form-urlencoded").split(";")[0]!.trim().toLowerCase();
+  const type = (req.headers["content-type"] ?? "application/x-www-form-urlencoded").split(";")[0].trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
     throw new HttpError({ status: 415, body: errorBody(415, 20422, "Content-Type must be application/x-www-form-urlencoded") });
   }
