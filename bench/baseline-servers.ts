@@ -86,30 +86,35 @@ switch (kind) {
     http
       .createServer((req, res) => {
         const [, , , room, , sid] = (req.url ?? "").split("/");
-        participant(room, sid).then((p) => {
-          const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid}`;
-          const body = JSON.stringify({
-            sid: p.sid,
-            room_sid: p.room,
-            account_sid: p.account_sid,
-            status: p.status,
-            identity: p.identity,
-            date_created: twilioDate(Number(p.start_time)),
-            date_updated: twilioDate(Number(p.date_updated)),
-            start_time: twilioDate(Number(p.start_time)),
-            end_time: null,
-            duration: null,
-            url,
-            links: {
-              published_tracks: `${url}/PublishedTracks`,
-              subscribed_tracks: `${url}/SubscribedTracks`,
-              subscribe_rules: `${url}/SubscribeRules`,
-              anonymize: `${url}/Anonymize`,
-            },
+        participant(room, sid)
+          .then((p) => {
+            const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid}`;
+            const body = JSON.stringify({
+              sid: p.sid,
+              room_sid: p.room,
+              account_sid: p.account_sid,
+              status: p.status,
+              identity: p.identity,
+              date_created: twilioDate(Number(p.start_time)),
+              date_updated: twilioDate(Number(p.date_updated)),
+              start_time: twilioDate(Number(p.start_time)),
+              end_time: null,
+              duration: null,
+              url,
+              links: {
+                published_tracks: `${url}/PublishedTracks`,
+                subscribed_tracks: `${url}/SubscribedTracks`,
+                subscribe_rules: `${url}/SubscribeRules`,
+                anonymize: `${url}/Anonymize`,
+              },
+            });
+            res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+            res.end(body);
+          })
+          .catch((error: unknown) => {
+            res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+            res.end(String(error));
           });
-          res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
-          res.end(body);
-        });
       })
       .listen(port, "127.0.0.1", () => console.log("ready"));
     break;
