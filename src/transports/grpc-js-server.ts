@@ -7,7 +7,7 @@ import { accountKey } from "./rpc/account.js";
 import { connectErrorOf } from "./rpc/errors.js";
 import type { ServiceBinding } from "./rpc/services.js";
 
-type Handler = (...args: any[]) => unknown;
+type Handler = (request: unknown, context: HandlerContext) => unknown;
 
 export interface GrpcJsServerOptions {
   bindings: ServiceBinding[];
