@@ -22,7 +22,7 @@ import { roomKeys } from "../src/store/redis/keys.js";
 
 const [kind, portText, redisUrl, accountSid] = process.argv.slice(2);
 const port = Number(portText);
-const redis = new Redis(redisUrl!, { enableAutoPipelining: true });
+const redis = new Redis(redisUrl, { enableAutoPipelining: true });
 
 async function participant(room: string, sid: string): Promise<Record<string, string>> {
   const fields = await redis.hgetall(roomKeys(accountSid!, room).participant(sid));
@@ -34,11 +34,11 @@ async function getResponse(req: ParticipantServiceGetRequest) {
   const start = Number(p.start_time);
   return create(ParticipantServiceGetResponseSchema, {
     participant: create(ParticipantSchema, {
-      sid: p.sid!,
-      roomSid: p.room!,
-      accountSid: p.account_sid!,
+      sid: p.sid,
+      roomSid: p.room,
+      accountSid: p.account_sid,
       status: p.status === "connected" ? ParticipantStatus.CONNECTED : ParticipantStatus.DISCONNECTED,
-      identity: p.identity!,
+      identity: p.identity,
       dateCreated: timestampFromMs(start),
       dateUpdated: timestampFromMs(Number(p.date_updated)),
       startTime: timestampFromMs(start),
@@ -86,30 +86,35 @@ switch (kind) {
     http
       .createServer((req, res) => {
         const [, , , room, , sid] = (req.url ?? "").split("/");
-        participant(room!, sid!).then((p) => {
-          const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid!}`;
-          const body = JSON.stringify({
-            sid: p.sid!,
-            room_sid: p.room!,
-            account_sid: p.account_sid!,
-            status: p.status,
-            identity: p.identity!,
-            date_created: twilioDate(Number(p.start_time)),
-            date_updated: twilioDate(Number(p.date_updated)),
-            start_time: twilioDate(Number(p.start_time)),
-            end_time: null,
-            duration: null,
-            url,
-            links: {
-              published_tracks: `${url}/PublishedTracks`,
-              subscribed_tracks: `${url}/SubscribedTracks`,
-              subscribe_rules: `${url}/SubscribeRules`,
-              anonymize: `${url}/Anonymize`,
-            },
+        participant(room, sid)
+          .then((p) => {
+            const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid}`;
+            const body = JSON.stringify({
+              sid: p.sid,
+              room_sid: p.room,
+              account_sid: p.account_sid,
+              status: p.status,
+              identity: p.identity,
+              date_created: twilioDate(Number(p.start_time)),
+              date_updated: twilioDate(Number(p.date_updated)),
+              start_time: twilioDate(Number(p.start_time)),
+              end_time: null,
+              duration: null,
+              url,
+              links: {
+                published_tracks: `${url}/PublishedTracks`,
+                subscribed_tracks: `${url}/SubscribedTracks`,
+                subscribe_rules: `${url}/SubscribeRules`,
+                anonymize: `${url}/Anonymize`,
+              },
+            });
+            res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+            res.end(body);
+          })
+          .catch((error: unknown) => {
+            res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+            res.end(String(error));
           });
-          res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
-          res.end(body);
-        });
       })
       .listen(port, "127.0.0.1", () => console.log("ready"));
     break;

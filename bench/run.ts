@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
 import { encodePageToken } from "../src/operations/page-token.js";
 import { newSid } from "../src/operations/sids.js";
-import type { NewRoom } from "../src/store/store.js";
 import { RedisStore } from "../src/store/redis/redis-store.js";
+import type { Cursor, NewRoom } from "../src/store/store.js";
 import { freePort, startRedis } from "../test/support/redis-server.js";
 import { ensureTools, h2load, wrk, type LoadResult } from "./tools.js";
 
@@ -37,8 +37,8 @@ function startProcess(command: string, args: string[], env: Record<string, strin
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk;
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
       if (ready.test(output)) resolve();
     });
     child.on("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${output}`)));
@@ -79,7 +79,7 @@ async function seedRoom(store: RedisStore, size: number): Promise<NewRoom> {
 
 // A page token pointing at the middle of a room's connected participants.
 async function middleToken(store: RedisStore, roomSid: string, connected: number): Promise<string> {
-  let cursor;
+  let cursor: Cursor | undefined;
   for (let seen = 0; seen < connected / 2; seen += 1000) {
     const page = await store.listParticipants(account.sid, roomSid, { status: "connected", cursor, limit: Math.min(1000, connected / 2 - seen) });
     const last = page.participants.at(-1)!;
@@ -156,10 +156,10 @@ async function main(): Promise<void> {
       await startProcess(process.execPath, ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url, account.sid], {}, /ready/);
     }
 
-    const getRequest = create(ParticipantServiceGetRequestSchema, { room: getRoom.sid, participant: target!.sid });
+    const getRequest = create(ParticipantServiceGetRequestSchema, { room: getRoom.sid, participant: target.sid });
     const binary = Buffer.from(toBinary(ParticipantServiceGetRequestSchema, getRequest));
     const grpcFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, binary.length]), binary]);
-    const json = Buffer.from(JSON.stringify({ room: getRoom.sid, participant: target!.sid }));
+    const json = Buffer.from(JSON.stringify({ room: getRoom.sid, participant: target.sid }));
     const getPath = "/rollcall.v1.ParticipantService/Get";
     const h2 = (port: number, body: Buffer, contentType: string, extra: Record<string, string> = {}) =>
       h2load({ url: `http://127.0.0.1:${port}${getPath}`, body, headers: { "content-type": contentType, authorization, ...extra }, seconds, warmupSeconds: 1, clients: 10, streams: 10 });
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     await compare("Get by sid, Connect JSON (h2load) vs bare connect-node", 0.8,
       () => h2(ports.rollcall, json, "application/json"),
       () => h2(ports.connect, json, "application/json"));
-    const restPath = `/v1/Rooms/${getRoom.sid}/Participants/${target!.sid}`;
+    const restPath = `/v1/Rooms/${getRoom.sid}/Participants/${target.sid}`;
     await compare("REST GET participant, HTTP/1.1 (wrk -c 50) vs bare node:http", 0.7,
       () => wrk({ url: `http://127.0.0.1:${ports.rollcall}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
       () => wrk({ url: `http://127.0.0.1:${ports.http}${restPath}`, headers: { authorization }, seconds, connections: 50 }));
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       pages.push(await wrk({ url, headers: { authorization }, seconds, connections: 10 }));
       rows.push({ name: `List page of 50 from the middle, room of ${size.toLocaleString("en-US")} (REST, wrk -c 10)`, rollcall: pages.at(-1)!, goal: "" });
     }
-    const listRatio = pages.at(-1)!.p50Ms / pages[0]!.p50Ms;
+    const listRatio = pages.at(-1)!.p50Ms / pages[0].p50Ms;
     rows.push({ name: "List page p50: 100 000 vs 1 000 participants", rollcall: pages.at(-1)!, baseline: pages[0], ratio: listRatio, goal: "<= 1.5", met: listRatio <= 1.5 && pages.every((page) => page.failed === 0) });
 
     console.log("measuring Join ...");

@@ -67,7 +67,7 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {
   if (text === undefined || text === "") return undefined;
   const nodes = text.split(",").map((node) => node.trim());
   for (const node of nodes) {
-    const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d{1,5})$/.exec(node);
+    const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(node);
     if (match === null || Number(match[1]) < 1 || Number(match[1]) > 65535) {
       throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port seeds, e.g. 10.0.0.1:7000,10.0.0.2:7000; got ${JSON.stringify(node)} in ${JSON.stringify(text)}`);
     }

@@ -47,7 +47,7 @@ export function parseCredentials(json: unknown, source: string): Credentials {
     const { sid, auth_token: token } = entry as Record<string, unknown>;
     if (typeof sid !== "string" || !/^AC[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "AC" and 32 hex digits`);
     if (typeof token !== "string" || token === "") fail(`${at}.auth_token must be a non-empty string`);
-    if (users.has(sid as string)) fail(`${at}.sid ${sid} appears twice`);
+    if (users.has(sid as string)) fail(`${at}.sid ${sid as string} appears twice`);
     users.set(sid as string, { secret: token as string, accountSid: sid as string });
   });
   (apiKeys as unknown[]).forEach((entry, i) => {
@@ -57,7 +57,7 @@ export function parseCredentials(json: unknown, source: string): Credentials {
     if (typeof sid !== "string" || !/^SK[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "SK" and 32 hex digits`);
     if (typeof secret !== "string" || secret === "") fail(`${at}.secret must be a non-empty string`);
     if (typeof accountSid !== "string" || !users.has(accountSid)) fail(`${at}.account_sid must be the sid of one of the accounts`);
-    if (users.has(sid as string)) fail(`${at}.sid ${sid} appears twice`);
+    if (users.has(sid as string)) fail(`${at}.sid ${sid as string} appears twice`);
     users.set(sid as string, { secret: secret as string, accountSid: accountSid as string });
   });
   return { users };

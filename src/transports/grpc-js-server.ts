@@ -7,7 +7,7 @@ import { accountKey } from "./rpc/account.js";
 import { connectErrorOf } from "./rpc/errors.js";
 import type { ServiceBinding } from "./rpc/services.js";
 
-type Handler = (...args: any[]) => unknown;
+type Handler = (request: unknown, context: HandlerContext) => unknown;
 
 export interface GrpcJsServerOptions {
   bindings: ServiceBinding[];
@@ -184,8 +184,8 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | gr
 }
 
 function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
-  const input = method.input as DescMessage;
-  const output = method.output as DescMessage;
+  const input = method.input;
+  const output = method.output;
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",

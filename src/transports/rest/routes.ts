@@ -72,9 +72,9 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(roomJson(await rooms.get(accountSid, args.room!), base)),
+        GET: async ({ accountSid, args, base }) => ok(roomJson(await rooms.get(accountSid, args.room), base)),
         POST: async ({ accountSid, args, params, base }) => {
-          const room = await rooms.update(accountSid, args.room!, params.oneOf("Status", roomStatuses));
+          const room = await rooms.update(accountSid, args.room, params.oneOf("Status", roomStatuses));
           return { status: 202, body: roomJson(room, base) };
         },
       },
@@ -85,7 +85,7 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
         GET: async ({ accountSid, args, params, base, path }) => {
           const list = listing(params, ["Status", "Identity", "DateCreatedAfter", "DateCreatedBefore"]);
           const page = await participants.list(accountSid, {
-            room: args.room!,
+            room: args.room,
             status: params.oneOf("Status", participantStatuses),
             identity: params.string("Identity"),
             dateCreatedAfter: params.date("DateCreatedAfter"),
@@ -103,10 +103,10 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(participantJson(await participants.get(accountSid, args.room!, args.participant!), base)),
+        GET: async ({ accountSid, args, base }) => ok(participantJson(await participants.get(accountSid, args.room, args.participant), base)),
         POST: async ({ accountSid, args, params, base }) => {
           const status = params.oneOf("Status", participantStatuses);
-          const participant = await participants.update(accountSid, args.room!, args.participant!, status);
+          const participant = await participants.update(accountSid, args.room, args.participant, status);
           return { status: 202, body: participantJson(participant, base) };
         },
       },
@@ -114,7 +114,7 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "Anonymize"],
       methods: {
-        POST: async ({ accountSid, args, base }) => ok(participantJson(await participants.anonymize(accountSid, args.room!, args.participant!), base)),
+        POST: async ({ accountSid, args, base }) => ok(participantJson(await participants.anonymize(accountSid, args.room, args.participant), base)),
       },
     },
   ];
