@@ -54,6 +54,11 @@ export class CallbackRelay {
   private readonly shards = new Map<string, ShardWork>();
   // Rooms being delivered by this instance, and the tasks doing it.
   private readonly inFlight = new Map<string, Promise<void>>();
+  // Requests in flight per receiver (origin), bounded so that one slow or
+  // dead receiver cannot take every place; the receiver of each room met.
+  private readonly hostInFlight = new Map<string, number>();
+  private readonly roomHosts = new Map<string, string>();
+  private readonly perHostLimit: number;
   private readonly stopping = new AbortController();
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseRound: Promise<void> = Promise.resolve();
@@ -65,6 +70,7 @@ export class CallbackRelay {
     private readonly log: (message: string) => void,
   ) {
     setMaxListeners(0, this.stopping.signal);
+    this.perHostLimit = Math.max(1, Math.ceil(options.concurrency / 4));
   }
 
   start(): void {
@@ -174,7 +180,7 @@ export class CallbackRelay {
           if (!this.holds(work)) return;
           const room = await this.store.dueCallbackRooms(work.accountSid, work.shard, Date.now(), this.options.concurrency * 2);
           for (const roomSid of room) {
-            if (this.inFlight.has(roomSid)) continue;
+            if (this.inFlight.has(roomSid) || this.hostBusy(this.roomHosts.get(roomSid))) continue;
             if (this.inFlight.size >= this.options.concurrency || !this.holds(work)) break;
             const task = this.deliverRoom(work, roomSid)
               .catch(() => undefined)
@@ -216,7 +222,10 @@ export class CallbackRelay {
         const failure = to > cursor ? this.expired(accountSid, roomSid, cursor + 1, to, first ?? undefined) : undefined;
         if (failure !== undefined) this.giveUp(failure);
         if (!(await this.store.advanceCallback(accountSid, roomSid, cursor, to, failure))) return;
-        if (first === undefined) return;
+        if (first === undefined) {
+          this.roomHosts.delete(roomSid);
+          return;
+        }
         continue;
       }
       for (const event of batch.events) {
@@ -229,6 +238,10 @@ export class CallbackRelay {
         if (!this.holds(work)) return;
         const target = callbackTarget(event.room.statusCallback, this.options.maxTimeoutMs);
         const request = callbackRequest(target.url, event.room.statusCallbackMethod, parameters, authToken);
+        // A busy receiver: the room stays due, and scans pass it by until a place frees.
+        this.roomHosts.set(roomSid, target.origin);
+        if (this.hostBusy(target.origin)) return;
+        this.hostInFlight.set(target.origin, (this.hostInFlight.get(target.origin) ?? 0) + 1);
         this.stats.attempts++;
         const outcome = await this.delivery.send(
           {
@@ -244,7 +257,11 @@ export class CallbackRelay {
             },
           },
           work.stop.signal,
-        );
+        ).finally(() => {
+          const left = this.hostInFlight.get(target.origin)! - 1;
+          if (left === 0) this.hostInFlight.delete(target.origin);
+          else this.hostInFlight.set(target.origin, left);
+        });
         if (work.stop.signal.aborted) return;
         const settled = this.settle(batch, event, outcome, target.url, target.overrides.retries);
         if (settled === "retry") {
@@ -260,6 +277,10 @@ export class CallbackRelay {
         batch.failingSince = undefined;
       }
     }
+  }
+
+  private hostBusy(origin: string | undefined): boolean {
+    return origin !== undefined && (this.hostInFlight.get(origin) ?? 0) >= this.perHostLimit;
   }
 
   // What an attempt's outcome means for its event: delivered, another try
