@@ -26,6 +26,8 @@ export interface Config {
   eventRetentionPerRoom: number;
   // An idle Watch stream receives a message with no events this often.
   watchKeepAliveMs: number;
+  // ROLLCALL_CALLBACKS=off: this instance delivers no status callbacks (others do).
+  callbacksEnabled: boolean;
   // Status callbacks. ROLLCALL_CALLBACK_RETRY_FOR: how long an event is
   // retried before it is given up (a duration: 3600, 90s, 15m, 1h, 500ms;
   // a bare number is seconds).
@@ -70,6 +72,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
     eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
     watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 15_000, 10, 600_000),
+    callbacksEnabled: onOff(env, "ROLLCALL_CALLBACKS", true),
     callbackRetryForMs: duration(env, "ROLLCALL_CALLBACK_RETRY_FOR", 3_600_000),
     callbackAllow: allowList(env),
     callbackTimeoutMs: integer(env, "ROLLCALL_CALLBACK_TIMEOUT_MS", 15_000, 10, 15_000),
@@ -89,6 +92,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  if (text === "on" || text === "off") return text === "on";
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(text)}`);
 }
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

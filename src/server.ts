@@ -92,7 +92,7 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const address = await server.listen(config.port, config.host);
   const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  callbacks.start();
+  if (config.callbacksEnabled) callbacks.start();
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
