@@ -1,3 +1,5 @@
+import { parseAllowList } from "./callbacks/target-policy.js";
+
 // Settings, read once from the environment at start. A bad value stops the
 // server with a message naming the variable.
 
@@ -24,6 +26,27 @@ export interface Config {
   eventRetentionPerRoom: number;
   // An idle Watch stream receives a message with no events this often.
   watchKeepAliveMs: number;
+  // ROLLCALL_CALLBACKS=off: this instance delivers no status callbacks (others do).
+  callbacksEnabled: boolean;
+  // Status callbacks. ROLLCALL_CALLBACK_RETRY_FOR: how long an event is
+  // retried before it is given up (a duration: 3600, 90s, 15m, 1h, 500ms;
+  // a bare number is seconds).
+  callbackRetryForMs: number;
+  // ROLLCALL_CALLBACK_ALLOW: CIDRs, addresses and host names callbacks may go
+  // to; empty for any host that is not link-local.
+  callbackAllow: string[];
+  // Each attempt's bound, all told (Twilio's #tt= may shorten it).
+  callbackTimeoutMs: number;
+  // The first retry's delay, doubling to at most callbackBackoffMaxMs, with jitter.
+  callbackBackoffMs: number;
+  callbackBackoffMaxMs: number;
+  // The lease on a shard of an account's callbacks, renewed every third of it.
+  callbackLeaseMs: number;
+  // How often each held shard is checked for retries due, besides the prompt
+  // signal of its log.
+  callbackPollMs: number;
+  // The most callbacks in flight at once in this instance.
+  callbackConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +72,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
     eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
     watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 15_000, 10, 600_000),
+    callbacksEnabled: onOff(env, "ROLLCALL_CALLBACKS", true),
+    callbackRetryForMs: duration(env, "ROLLCALL_CALLBACK_RETRY_FOR", 3_600_000),
+    callbackAllow: allowList(env),
+    callbackTimeoutMs: integer(env, "ROLLCALL_CALLBACK_TIMEOUT_MS", 15_000, 10, 15_000),
+    callbackBackoffMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MS", 1000, 1, 600_000),
+    callbackBackoffMaxMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MAX_MS", 30_000, 1, 3_600_000),
+    callbackLeaseMs: integer(env, "ROLLCALL_CALLBACK_LEASE_MS", 10_000, 100, 600_000),
+    callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
+    callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
   };
 }
 
@@ -60,6 +92,33 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  if (text === "on" || text === "off") return text === "on";
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(text)}`);
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+// A duration: a whole number with an optional unit (ms, s, m, h); seconds without one.
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const match = /^(\d{1,9})(ms|s|m|h)?$/.exec(text.trim());
+  const ms = match === null ? NaN : Number(match[1]) * durationUnits[match[2] ?? "s"]!;
+  if (!(ms >= 1 && ms <= 30 * 86_400_000)) {
+    throw new ConfigError(`${name} must be a duration from 1ms to 30 days: a whole number of seconds, or one with a unit (500ms, 90s, 15m, 1h); got ${JSON.stringify(text)}`);
+  }
+  return ms;
+}
+
+function allowList(env: NodeJS.ProcessEnv): string[] {
+  const parsed = parseAllowList(env.ROLLCALL_CALLBACK_ALLOW ?? "");
+  if ("error" in parsed) throw new ConfigError(`ROLLCALL_CALLBACK_ALLOW must be comma-separated CIDRs, addresses and host names: ${parsed.error}`);
+  return parsed;
 }
 
 function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {

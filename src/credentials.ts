@@ -1,14 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { checkCallbackUrl } from "./operations/callback-url.js";
+import type { AccountCallback } from "./operations/rooms.js";
 
 // Who may call rollcall: accounts with their auth tokens, and API keys that
 // each act for one account. Read from ROLLCALL_CREDENTIALS_FILE, whose keys
 // other tools write, so their names are fixed:
-//   {"accounts": [{"sid": "AC…", "auth_token": "…"}],
+//   {"accounts": [{"sid": "AC…", "auth_token": "…",
+//                  "status_callback": "https://…", "status_callback_method": "POST"}],
 //    "api_keys": [{"sid": "SK…", "secret": "…", "account_sid": "AC…"}]}
+// An account's optional status_callback (method POST unless GET) is the
+// callback of the ad-hoc rooms it creates by joining.
 export interface Credentials {
   // username (account sid or API key sid) -> its secret and the account it acts for
   users: Map<string, { secret: string; accountSid: string }>;
+  // account sid -> its auth token (which signs its status callbacks) and the
+  // callback of its ad-hoc rooms, if any
+  accounts: Map<string, { authToken: string; callback: AccountCallback | undefined }>;
 }
 
 export class CredentialsError extends Error {
@@ -41,14 +49,16 @@ export function parseCredentials(json: unknown, source: string): Credentials {
   if (!Array.isArray(accounts) || accounts.length === 0) fail("\"accounts\" must be a non-empty array");
   if (!Array.isArray(apiKeys)) fail("\"api_keys\" must be an array");
   const users: Credentials["users"] = new Map();
+  const accountsBySid: Credentials["accounts"] = new Map();
   (accounts as unknown[]).forEach((entry, i) => {
     const at = `accounts[${i}]`;
     if (!isObject(entry)) fail(`${at} must be an object`);
-    const { sid, auth_token: token } = entry as Record<string, unknown>;
+    const { sid, auth_token: token, status_callback: callbackUrl, status_callback_method: callbackMethod } = entry as Record<string, unknown>;
     if (typeof sid !== "string" || !/^AC[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "AC" and 32 hex digits`);
     if (typeof token !== "string" || token === "") fail(`${at}.auth_token must be a non-empty string`);
     if (users.has(sid as string)) fail(`${at}.sid ${sid as string} appears twice`);
     users.set(sid as string, { secret: token as string, accountSid: sid as string });
+    accountsBySid.set(sid as string, { authToken: token as string, callback: accountCallback(callbackUrl, callbackMethod, at, fail) });
   });
   (apiKeys as unknown[]).forEach((entry, i) => {
     const at = `api_keys[${i}]`;
@@ -60,7 +70,25 @@ export function parseCredentials(json: unknown, source: string): Credentials {
     if (users.has(sid as string)) fail(`${at}.sid ${sid as string} appears twice`);
     users.set(sid as string, { secret: secret as string, accountSid: accountSid as string });
   });
-  return { users };
+  return { users, accounts: accountsBySid };
+}
+
+// An account's optional status_callback and status_callback_method, checked
+// like a room's.
+function accountCallback(url: unknown, method: unknown, at: string, fail: (problem: string) => never): AccountCallback | undefined {
+  if (url === undefined || url === "") {
+    if (method !== undefined) fail(`${at}.status_callback_method is set without status_callback`);
+    return undefined;
+  }
+  if (typeof url !== "string") return fail(`${at}.status_callback must be a string`);
+  try {
+    checkCallbackUrl(url);
+  } catch (error) {
+    fail(`${at}.${(error as Error).message}`);
+  }
+  const upper = method === undefined ? "POST" : typeof method === "string" ? method.toUpperCase() : "";
+  if (upper !== "GET" && upper !== "POST") fail(`${at}.status_callback_method must be GET or POST`);
+  return { url, method: upper as "GET" | "POST" };
 }
 
 // For local use only: one account and one API key with random secrets, made

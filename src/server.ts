@@ -1,6 +1,10 @@
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { Delivery, type Resolve } from "./callbacks/delivery.js";
+import { CallbackRelay } from "./callbacks/relay.js";
+import { TargetPolicy } from "./callbacks/target-policy.js";
 import type { Config } from "./config.js";
 import type { Credentials } from "./credentials.js";
+import { CallbackOperations } from "./operations/callbacks.js";
 import { EventOperations } from "./operations/events.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
@@ -21,6 +25,8 @@ export interface RunningServer {
   port: number;
   // The port of the @grpc/grpc-js server, if one runs.
   grpcPort: number | undefined;
+  // Delivers the status callbacks of the credentials' accounts.
+  callbacks: CallbackRelay;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
@@ -36,14 +42,20 @@ export async function openStore(config: Config): Promise<Store> {
   return new MemoryStore(retention);
 }
 
-// Wires the layers: transports over operations over the store.
-export async function startServer(config: Config, store: Store, credentials: Credentials, log: Log): Promise<RunningServer> {
-  const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants });
+export interface ServerHooks {
+  // Answers DNS lookups for callback hosts instead of the system resolver (tests).
+  callbackResolve?: Resolve;
+}
+
+// Wires the layers: transports and the callback relay over operations over the store.
+export async function startServer(config: Config, store: Store, credentials: Credentials, log: Log, hooks: ServerHooks = {}): Promise<RunningServer> {
+  const accountCallbacks = new Map([...credentials.accounts].flatMap(([sid, account]) => (account.callback ? [[sid, account.callback] as const] : [])));
+  const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants }, accountCallbacks);
   const participants = new ParticipantOperations(store, rooms);
   const events = new EventOperations(store, rooms, { keepAliveMs: config.watchKeepAliveMs });
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
-  const bindings = rpcServices(participants, rooms, events, () => store.ping(), draining.signal);
+  const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), () => store.ping(), draining.signal);
   const rpc = rpcNodeHandler(
     {
       routes: connectRoutes(bindings),
@@ -60,16 +72,36 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     config.grpcPort === undefined
       ? undefined
       : new GrpcJsServer({ bindings, publicServices: new Set(publicServices.map((s) => s.typeName)), auth, maxRequestBytes: config.maxRequestBytes, log });
+  const delivery = new Delivery({ timeoutMs: config.callbackTimeoutMs, policy: new TargetPolicy(config.callbackAllow), resolve: hooks.callbackResolve });
+  const callbacks = new CallbackRelay(
+    store,
+    delivery,
+    {
+      accounts: new Map([...credentials.accounts].map(([sid, account]) => [sid, account.authToken])),
+      retryForMs: config.callbackRetryForMs,
+      backoffMs: config.callbackBackoffMs,
+      backoffMaxMs: config.callbackBackoffMaxMs,
+      leaseMs: config.callbackLeaseMs,
+      pollMs: config.callbackPollMs,
+      concurrency: config.callbackConcurrency,
+      maxTimeoutMs: config.callbackTimeoutMs,
+    },
+    log,
+  );
   const address = await server.listen(config.port, config.host);
   const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  if (config.callbacksEnabled) callbacks.start();
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
+    callbacks,
     async close() {
       draining.abort();
       await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
+      // The last changes' callbacks are left to the next holder of the leases.
+      await callbacks.close();
       await store.close();
     },
   };

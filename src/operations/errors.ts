@@ -13,6 +13,8 @@ const kindOfReason = {
   timeout_out_of_range: "invalid_argument",
   page_size_out_of_range: "invalid_argument",
   status_invalid: "invalid_argument",
+  status_callback_invalid: "invalid_argument",
+  status_callback_method_invalid: "invalid_argument",
   room_not_found: "not_found",
   participant_not_found: "not_found",
   room_exists: "already_exists",

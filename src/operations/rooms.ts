@@ -1,10 +1,18 @@
 import type { RoomRecord, RoomStatus } from "../store/records.js";
 import { roomStatuses } from "../store/records.js";
 import type { NewRoom, Store } from "../store/store.js";
+import { checkCallbackUrl } from "./callback-url.js";
 import { invalid, quote, RollcallError } from "./errors.js";
 import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import { checkRange, checkRoomName, pageSizeOf } from "./rules.js";
 import { newSid, parseSid } from "./sids.js";
+
+// The status callback of an account's ad-hoc rooms (the credentials file's
+// "status_callback" and "status_callback_method" of the account).
+export interface AccountCallback {
+  url: string;
+  method: "GET" | "POST";
+}
 
 export interface RoomLimits {
   // The largest max_participants a room may ask for; its default is the
@@ -44,6 +52,8 @@ export class RoomOperations {
   constructor(
     private readonly store: Store,
     private readonly limits: RoomLimits,
+    // By account sid; an account without one creates ad-hoc rooms without a callback.
+    private readonly accountCallbacks: ReadonlyMap<string, AccountCallback> = new Map(),
   ) {}
 
   async create(accountSid: string, input: CreateRoomInput): Promise<RoomRecord> {
@@ -77,7 +87,9 @@ export class RoomOperations {
     checkRoomName(room, "room");
     const existing = await this.store.findRoomByName(accountSid, room);
     if (existing !== undefined) return existing;
-    const outcome = await this.store.createRoom(this.newRoom(accountSid, { uniqueName: room }, "room"));
+    const callback = this.accountCallbacks.get(accountSid);
+    const input = { uniqueName: room, statusCallback: callback?.url, statusCallbackMethod: callback?.method };
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, input, "room"));
     return outcome.kind === "created" ? outcome.room : outcome.existing;
   }
 
@@ -112,7 +124,7 @@ export class RoomOperations {
     const type = input.type || "group";
     if (!roomTypes.includes(type)) throw invalid("invalid_parameter", "type", `must be one of ${roomTypes.join(", ")}, got ${quote(type)}`);
     const method = (input.statusCallbackMethod || "POST").toUpperCase();
-    if (!callbackMethods.includes(method)) throw invalid("invalid_parameter", "status_callback_method", `must be GET or POST, got ${quote(input.statusCallbackMethod ?? "")}`);
+    if (!callbackMethods.includes(method)) throw invalid("status_callback_method_invalid", "status_callback_method", `must be GET or POST, got ${quote(input.statusCallbackMethod ?? "")}`);
     return {
       sid,
       accountSid,
@@ -126,19 +138,4 @@ export class RoomOperations {
       statusCallbackMethod: method,
     };
   }
-}
-
-function checkCallbackUrl(url: string): string {
-  if (url === "") return url;
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
-    throw invalid("invalid_parameter", "status_callback", "must be an absolute http or https URL");
-  }
-  if (url.length > 2048) throw invalid("invalid_parameter", "status_callback", "must be at most 2048 characters");
-  return url;
 }

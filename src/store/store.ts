@@ -73,6 +73,73 @@ export interface FollowOptions {
   keepAliveMs: number;
 }
 
+// Status callbacks (src/callbacks): each room whose status_callback is set
+// has a delivery cursor, the sequence of its last event delivered or given
+// up. Every change that appends an event to such a room marks the room due in
+// its shard, in the same atomic step, so no event is ever without its mark.
+export interface CallbackBatch {
+  // The last event sequence delivered or given up (0 before any).
+  cursor: number;
+  // The room's last event sequence.
+  logSequence: number;
+  // Failed attempts at the event after the cursor, and when the first of
+  // them was made (ms); 0 and undefined while none failed.
+  attempts: number;
+  failingSince: number | undefined;
+  // The events after the cursor that the log still holds, oldest first.
+  events: ChangeEvent[];
+}
+
+// A callback given up on: the dead-letter record an operator reads.
+export interface CallbackFailure {
+  accountSid: string;
+  roomSid: string;
+  sequence: number;
+  // The event's StatusCallbackEvent, or "expired" for events the log no
+  // longer held when their turn came.
+  eventType: string;
+  // The callback URL without its fragment.
+  url: string;
+  // The last HTTP status, or 0 when no answer came.
+  status: number;
+  // Why the last attempt failed, without secrets.
+  reason: string;
+  attempts: number;
+  // When it was given up (ms).
+  time: number;
+}
+
+export interface CallbackFailureListing {
+  // Newest first.
+  failures: CallbackFailure[];
+  // Every failure recorded for the account, including those no longer kept.
+  total: number;
+}
+
+// What the callback relay needs from a store. Leases make one instance at a
+// time work a shard of an account; the memory store belongs to one process,
+// which always holds them.
+export interface CallbackStore {
+  // Rooms of a shard whose callbacks are due at `now` (ms), earliest first.
+  dueCallbackRooms(accountSid: string, shard: number, now: number, limit: number): Promise<string[]>;
+  // The room's delivery cursor and up to `limit` events after it; undefined
+  // for a room that does not exist.
+  readCallbacks(accountSid: string, roomSid: string, limit: number): Promise<CallbackBatch | undefined>;
+  // Moves the cursor from `from` to `to` (false, changing nothing, when it is
+  // no longer at `from`), forgets failed attempts and, in the same step,
+  // takes the room off the due set when the cursor reached the room's last
+  // event or keeps it due now otherwise; records `failure` if given.
+  advanceCallback(accountSid: string, roomSid: string, from: number, to: number, failure?: CallbackFailure): Promise<boolean>;
+  // Counts a failed attempt at the event after `cursor` and makes the room
+  // due again at `dueMs`; false when the cursor moved meanwhile.
+  postponeCallback(accountSid: string, roomSid: string, cursor: number, dueMs: number): Promise<boolean>;
+  listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing>;
+  // Takes or renews the lease of a shard for `owner`; false when another
+  // owner holds it.
+  holdCallbackLease(accountSid: string, shard: number, owner: string, ttlMs: number): Promise<boolean>;
+  releaseCallbackLease(accountSid: string, shard: number, owner: string): Promise<void>;
+}
+
 // Store keeps rooms and participants. Every method is scoped to one account:
 // a room of another account is reported exactly like a missing one. Every
 // change is atomic, takes its time from the clock of the record it changes
@@ -80,7 +147,7 @@ export interface FollowOptions {
 // backwards) and appends its events to the change log in the same step. The
 // contract suite in test/store-contract.test.ts defines the behaviour both
 // implementations share.
-export interface Store {
+export interface Store extends CallbackStore {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the

@@ -21,6 +21,7 @@ const allServices = [
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
+  "rollcall.v1.CallbackService",
   "rollcall.v1.EventService",
   "rollcall.v1.ParticipantService",
   "rollcall.v1.RoomService",
@@ -109,8 +110,8 @@ describe("reflection and health", () => {
 
     it("health List reports the server and each of rollcall's services", async () => {
       const list = await connectBinaryHttp2(Health, server.url, "").list({});
-      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService"]);
-      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING]);
+      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.CallbackService", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService"]);
+      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING]);
     });
 
     it("v1alpha reflection lists services and sends each import once per stream, the requested file always", async () => {

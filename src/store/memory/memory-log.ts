@@ -26,6 +26,11 @@ export class MemoryLog {
     return id;
   }
 
+  // Up to `limit` events after the counter `after` that the log still holds.
+  eventsAfter(after: number, limit: number): ChangeEvent[] {
+    return this.entries.slice(Math.max(0, after - this.first + 1), Math.max(0, after - this.first + 1) + limit).map((entry) => entry.event);
+  }
+
   // Drops events from the front while `expired` says so.
   trim(expired: (entry: LoggedEvent, remaining: number) => boolean): void {
     let drop = 0;

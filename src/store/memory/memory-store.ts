@@ -23,9 +23,15 @@ import {
   type RetentionLimits,
   type RoomQuery,
   type Store,
+  type CallbackBatch,
+  type CallbackFailure,
+  type CallbackFailureListing,
 } from "../store.js";
 import { MemoryLog } from "./memory-log.js";
 import { SortedStrings } from "./sorted-strings.js";
+
+// The dead letters kept per account (the count of all is kept).
+const failuresKept = 1000;
 
 interface RoomState {
   room: RoomRecord;
@@ -37,6 +43,10 @@ interface RoomState {
   // The room's clock: the time of its latest change.
   clock: number;
   log: MemoryLog;
+  // Status callbacks: the delivery cursor and the failed attempts at the next event.
+  callbackSequence: number;
+  callbackAttempts: number;
+  callbackFailingSince: number | undefined;
 }
 
 interface AccountState {
@@ -48,6 +58,11 @@ interface AccountState {
   clock: number;
   rooms: number;
   shards: MemoryLog[];
+  // Per shard: room sid -> when its callbacks are due (ms).
+  callbacksDue: Map<string, number>[];
+  // Dead letters, oldest first, and how many were ever recorded.
+  callbackFailures: CallbackFailure[];
+  callbackFailureCount: number;
 }
 
 export interface MemoryStoreOptions extends RetentionLimits {
@@ -76,7 +91,18 @@ export class MemoryStore implements Store {
     const time = Math.max(this.now(), account.clock);
     account.clock = time;
     const room: RoomRecord = { ...input, status: "in-progress", dateCreated: time, dateUpdated: time, endTime: undefined, sequence: ++account.rooms };
-    const state: RoomState = { room, participants: new Map(), present: new Map(), byStart: new Map(), byIdentity: new Map(), clock: time, log: new MemoryLog() };
+    const state: RoomState = {
+      room,
+      participants: new Map(),
+      present: new Map(),
+      byStart: new Map(),
+      byIdentity: new Map(),
+      clock: time,
+      log: new MemoryLog(),
+      callbackSequence: 0,
+      callbackAttempts: 0,
+      callbackFailingSince: undefined,
+    };
     this.rooms.set(room.sid, state);
     account.names.set(room.uniqueName, room.sid);
     indexRoom(account, room);
@@ -199,6 +225,68 @@ export class MemoryStore implements Store {
     return (log ?? new MemoryLog()).follow(afterId, options);
   }
 
+  async dueCallbackRooms(accountSid: string, shard: number, now: number, limit: number): Promise<string[]> {
+    const due = this.accounts.get(accountSid)?.callbacksDue[shard];
+    if (due === undefined) return [];
+    return [...due]
+      .filter(([, when]) => when <= now)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([sid]) => sid);
+  }
+
+  async readCallbacks(accountSid: string, roomSid: string, limit: number): Promise<CallbackBatch | undefined> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return undefined;
+    return {
+      cursor: state.callbackSequence,
+      logSequence: state.log.lastCounter,
+      attempts: state.callbackAttempts,
+      failingSince: state.callbackFailingSince,
+      events: state.log.eventsAfter(state.callbackSequence, limit),
+    };
+  }
+
+  async advanceCallback(accountSid: string, roomSid: string, from: number, to: number, failure?: CallbackFailure): Promise<boolean> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined || state.callbackSequence !== from) return false;
+    state.callbackSequence = to;
+    state.callbackAttempts = 0;
+    state.callbackFailingSince = undefined;
+    const account = this.account(accountSid);
+    const due = account.callbacksDue[shardOf(roomSid)]!;
+    if (to >= state.log.lastCounter) due.delete(roomSid);
+    else due.set(roomSid, this.now());
+    if (failure !== undefined) {
+      account.callbackFailures.push({ ...failure });
+      account.callbackFailureCount++;
+      if (account.callbackFailures.length > failuresKept) account.callbackFailures.shift();
+    }
+    return true;
+  }
+
+  async postponeCallback(accountSid: string, roomSid: string, cursor: number, dueMs: number): Promise<boolean> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined || state.callbackSequence !== cursor) return false;
+    state.callbackAttempts++;
+    state.callbackFailingSince ??= this.now();
+    this.account(accountSid).callbacksDue[shardOf(roomSid)]!.set(roomSid, dueMs);
+    return true;
+  }
+
+  async listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing> {
+    const account = this.accounts.get(accountSid);
+    if (account === undefined) return { failures: [], total: 0 };
+    return { failures: account.callbackFailures.slice(-limit).reverse().map((failure) => ({ ...failure })), total: account.callbackFailureCount };
+  }
+
+  // One process owns the memory store: its relay always holds every lease.
+  async holdCallbackLease(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseCallbackLease(): Promise<void> {}
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
@@ -218,6 +306,9 @@ export class MemoryStore implements Store {
         clock: 0,
         rooms: 0,
         shards: Array.from({ length: logShards }, () => new MemoryLog()),
+        callbacksDue: Array.from({ length: logShards }, () => new Map()),
+        callbackFailures: [],
+        callbackFailureCount: 0,
       };
       this.accounts.set(accountSid, account);
     }
@@ -260,6 +351,8 @@ export class MemoryStore implements Store {
     const cutoff = time - this.options.retentionMs;
     log.trim((entry, remaining) => remaining > this.options.retentionPerRoom && entry.event.time < cutoff);
     shard.trim((entry) => entry.event.time < cutoff);
+    const due = this.account(room.accountSid).callbacksDue[shardOf(room.sid)]!;
+    if (room.statusCallback !== "" && !due.has(room.sid)) due.set(room.sid, time);
   }
 }
 

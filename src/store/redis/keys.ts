@@ -44,6 +44,11 @@ export function shardKeys(accountSid: string, shard: number) {
     // The shard's part of the account's log, and the hash counting its entries.
     shardLog: tag + "log",
     shardCounter: tag + "counter",
+    // Status callbacks: the shard's rooms with callbacks due (score: when, in
+    // ms), the lease of the instance delivering them, and the dead letters.
+    callbacksDue: tag + "callbacks-due",
+    callbacksLease: tag + "callbacks-lease",
+    callbacksFailed: tag + "callbacks-failed",
   };
 }
 

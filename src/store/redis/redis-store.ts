@@ -1,20 +1,24 @@
 import { Cluster } from "ioredis";
 import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
 import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../records.js";
-import type {
-  CreateRoomOutcome,
-  FollowOptions,
-  JoinOutcome,
-  LogBatch,
-  LogRef,
-  NewRoom,
-  ParticipantListing,
-  ParticipantQuery,
-  RetentionLimits,
-  RoomQuery,
-  Store,
+import {
+  logShards,
+  type CallbackBatch,
+  type CallbackFailure,
+  type CallbackFailureListing,
+  type CreateRoomOutcome,
+  type FollowOptions,
+  type JoinOutcome,
+  type LogBatch,
+  type LogRef,
+  type NewRoom,
+  type ParticipantListing,
+  type ParticipantQuery,
+  type RetentionLimits,
+  type RoomQuery,
+  type Store,
 } from "../store.js";
-import { decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
+import { decodeEvent, decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
 import {
   blockingConnection,
   connectCluster,
@@ -28,10 +32,11 @@ import {
 } from "./connection.js";
 import { accountKeys, roomKeys, shardKeys } from "./keys.js";
 import { LogFollowers, logReadOf, type CountPart } from "./log-followers.js";
+import { callbackScripts } from "./callback-scripts.js";
 import { scripts } from "./scripts.js";
 
 type ScriptCommands = {
-  [Name in keyof typeof scripts]: (...args: string[]) => Promise<unknown>;
+  [Name in keyof typeof scripts | keyof typeof callbackScripts]: (...args: string[]) => Promise<unknown>;
 };
 
 export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits {
@@ -40,6 +45,9 @@ export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits {
   // what it last read.
   now?: () => number;
 }
+
+// Each shard keeps about this many dead letters (the count of all is kept).
+const failuresKept = 1000;
 
 // A blocking log read waits this long in Redis before it is sent again.
 const blockMs = 5000;
@@ -56,7 +64,7 @@ export class RedisStore implements Store {
     readonly description: string,
     private readonly options: RedisStoreOptions,
   ) {
-    for (const [name, definition] of Object.entries(scripts)) client.defineCommand(name, definition);
+    for (const [name, definition] of Object.entries({ ...scripts, ...callbackScripts })) client.defineCommand(name, definition);
     this.redis = client as Client & ScriptCommands;
     this.followers = new LogFollowers(
       () => blockingConnection(client, blockMs, options.commandTimeoutMs),
@@ -211,6 +219,82 @@ export class RedisStore implements Store {
     return this.followers.follow(shardKeys(ref.accountSid, ref.shard).shardLog, 2, afterId, options);
   }
 
+  async dueCallbackRooms(accountSid: string, shard: number, now: number, limit: number): Promise<string[]> {
+    return this.guard(() => this.redis.zrangebyscore(shardKeys(accountSid, shard).callbacksDue, "-inf", now, "LIMIT", 0, limit));
+  }
+
+  async readCallbacks(accountSid: string, roomSid: string, limit: number): Promise<CallbackBatch | undefined> {
+    return this.guard(async () => {
+      const keys = roomKeys(accountSid, roomSid);
+      const reply = (await this.redis.rcReadCallbacks(keys.room, keys.log, accountSid, String(limit))) as
+        | [string, string, string, string, [string, string[]][]]
+        | null;
+      if (reply === null) return undefined;
+      const [cursor, logSequence, attempts, failingSince, entries] = reply;
+      return {
+        cursor: Number(cursor),
+        logSequence: Number(logSequence),
+        attempts: Number(attempts),
+        failingSince: failingSince === "" ? undefined : Number(failingSince),
+        events: entries.map(([, fields]) => decodeEvent(fields[1]!)),
+      };
+    });
+  }
+
+  async advanceCallback(accountSid: string, roomSid: string, from: number, to: number, failure?: CallbackFailure): Promise<boolean> {
+    return this.guard(async () => {
+      const keys = roomKeys(accountSid, roomSid);
+      const moved = await this.redis.rcAdvanceCallback(
+        keys.room,
+        keys.callbacksDue,
+        keys.callbacksFailed,
+        keys.shardCounter,
+        accountSid,
+        roomSid,
+        String(from),
+        String(to),
+        failure === undefined ? "" : JSON.stringify(failure),
+        String(Date.now()),
+        String(failuresKept),
+      );
+      return moved === 1;
+    });
+  }
+
+  async postponeCallback(accountSid: string, roomSid: string, cursor: number, dueMs: number): Promise<boolean> {
+    return this.guard(async () => {
+      const keys = roomKeys(accountSid, roomSid);
+      const held = await this.redis.rcPostponeCallback(keys.room, keys.callbacksDue, accountSid, roomSid, String(cursor), String(Math.trunc(dueMs)), String(Date.now()));
+      return held === 1;
+    });
+  }
+
+  // The dead letters of the account's 16 shards, merged newest first.
+  async listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing> {
+    return this.guard(async () => {
+      const shards = await Promise.all(
+        Array.from({ length: logShards }, async (_, shard) => {
+          const keys = shardKeys(accountSid, shard);
+          const [entries, count] = await Promise.all([
+            this.redis.xrevrange(keys.callbacksFailed, "+", "-", "COUNT", limit),
+            this.redis.hget(keys.shardCounter, "callback_failures"),
+          ]);
+          return { failures: entries.map(([, fields]) => JSON.parse(fields[1]!) as CallbackFailure), count: Number(count ?? 0) };
+        }),
+      );
+      const failures = shards.flatMap((shard) => shard.failures).sort((a, b) => b.time - a.time);
+      return { failures: failures.slice(0, limit), total: shards.reduce((sum, shard) => sum + shard.count, 0) };
+    });
+  }
+
+  async holdCallbackLease(accountSid: string, shard: number, owner: string, ttlMs: number): Promise<boolean> {
+    return this.guard(async () => (await this.redis.rcHoldLease(shardKeys(accountSid, shard).callbacksLease, owner, String(ttlMs))) === 1);
+  }
+
+  async releaseCallbackLease(accountSid: string, shard: number, owner: string): Promise<void> {
+    await this.guard(() => this.redis.rcReleaseLease(shardKeys(accountSid, shard).callbacksLease, owner));
+  }
+
   async ping(): Promise<void> {
     await this.guard(async () => {
       if (this.redis instanceof Cluster) await pingMasters(this.redis);
@@ -242,7 +326,7 @@ export class RedisStore implements Store {
     const keys = roomKeys(accountSid, roomSid);
     const { retentionMs, retentionPerRoom } = this.options;
     const common = [keys.prefix, roomSid, String(retentionMs), String(retentionPerRoom), accountSid, this.now()];
-    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, ...common, ...args);
+    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, keys.callbacksDue, ...common, ...args);
   }
 
   private participantScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<ParticipantRecord | undefined> {

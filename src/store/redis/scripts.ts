@@ -34,11 +34,11 @@ end
 `;
 
 // Room-slot scripts. KEYS: the room hash, the room's log, its shard's part of
-// the account's log, the shard's counter. ARGV: the room's key prefix, the
+// the account's log, the shard's counter, the shard's due callbacks. ARGV: the room's key prefix, the
 // room's sid, the retention in ms, the retention per room, the account's sid,
 // the time to use ('' for Redis' clock), then the script's own arguments.
 const roomPrelude = common + String.raw`
-local room_key, log_key, shard_log_key, shard_counter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local room_key, log_key, shard_log_key, shard_counter_key, callbacks_due_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, room_sid, account, now = ARGV[1], ARGV[2], ARGV[5], ARGV[6]
 local retention_ms, retention_count = tonumber(ARGV[3]), tonumber(ARGV[4])
 local present_key = prefix .. '${roomKeyParts.present}'
@@ -69,6 +69,8 @@ end
 -- the events younger than the retention or the last retention_count of the
 -- room, whichever keeps more; the shard keeps the events younger than the
 -- retention. Trimming is approximate (~), so it costs no more than the append.
+-- A room with a status callback is marked due in the same step (keeping an
+-- earlier due time: a room backing off stays backed off).
 local function append(ms, type, reason, participant)
   local sequence = redis.call('HINCRBY', room_key, 'log_sequence', 1)
   local payload = cjson.encode({room_sid, type, sequence, ms, reason or false, redis.call('HMGET', room_key, unpack(ROOM_FIELDS)), participant or false})
@@ -87,6 +89,8 @@ local function append(ms, type, reason, participant)
   redis.call('HSET', shard_counter_key, 'clock', shard_ms)
   if cutoff < 0 then cutoff = 0 end
   redis.call('XADD', shard_log_key, 'MINID', '~', cutoff .. '-0', shard_ms .. '-' .. count, 'e', payload)
+  local callback = redis.call('HGET', room_key, 'status_callback')
+  if callback and callback ~= '' then redis.call('ZADD', callbacks_due_key, 'NX', ms, room_sid) end
 end
 
 local function disconnect(sid, ms, reason)
@@ -112,7 +116,7 @@ end
 local function owned() return redis.call('HGET', room_key, 'account_sid') == account end
 `;
 
-const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 4, lua: roomPrelude + lua });
+const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 5, lua: roomPrelude + lua });
 
 // ARGV[7..]: the room's creation time (ms), then its fields and values.
 // Writes the room claimed in its account's directory, once.

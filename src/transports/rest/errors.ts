@@ -13,6 +13,8 @@ const twilioErrors: Record<ErrorReason, { status: number; code: number }> = {
   timeout_out_of_range: { status: 400, code: 53109 },
   page_size_out_of_range: { status: 400, code: 20007 },
   status_invalid: { status: 400, code: 53112 },
+  status_callback_invalid: { status: 400, code: 53111 },
+  status_callback_method_invalid: { status: 400, code: 53110 },
   room_not_found: { status: 404, code: 20404 },
   participant_not_found: { status: 404, code: 20404 },
   room_exists: { status: 400, code: 53113 },

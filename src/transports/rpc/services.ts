@@ -3,12 +3,15 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { CallbackService } from "../../../gen/rollcall/v1/callback_pb.js";
 import { EventService } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantService } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../../gen/rollcall/v1/room_pb.js";
+import type { CallbackOperations } from "../../operations/callbacks.js";
 import type { EventOperations } from "../../operations/events.js";
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
+import { callbackService } from "./callback-service.js";
 import { eventService } from "./event-service.js";
 import { healthService } from "./health.js";
 import { participantService } from "./participant-service.js";
@@ -38,15 +41,17 @@ export function rpcServices(
   participants: ParticipantOperations,
   rooms: RoomOperations,
   events: EventOperations,
+  callbacks: CallbackOperations,
   ping: () => Promise<void>,
   draining: AbortSignal,
 ): ServiceBinding[] {
-  const rollcallServices = [ParticipantService, RoomService, EventService];
+  const rollcallServices = [ParticipantService, RoomService, EventService, CallbackService];
   const reflection = reflectionServices([...rollcallServices, ...publicServices]);
   return [
     bind(ParticipantService, participantService(participants, draining)),
     bind(RoomService, roomService(rooms)),
     bind(EventService, eventService(events, draining)),
+    bind(CallbackService, callbackService(callbacks)),
     bind(Health, healthService(ping, rollcallServices.map((service) => service.typeName), draining, healthOptions)),
     bind(reflectionV1.ServerReflection, reflection.v1),
     bind(reflectionV1alpha.ServerReflection, reflection.v1alpha),
