@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "rollcall-bench-"));
   try {
     console.log("seeding rooms ...");
-    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000, retentionMs: 86_400_000, retentionPerRoom: 10_000 });
+    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000, retentionMs: 86_400_000, retentionPerRoom: 10_000, maxRoomMs: 86_400_000 });
     const getRoom = await seedRoom(store, 2);
     const [target] = (await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 })).participants;
     const listRooms = [];

@@ -26,6 +26,12 @@ export interface Config {
   eventRetentionPerRoom: number;
   // An idle Watch stream receives a message with no events this often.
   watchKeepAliveMs: number;
+  // Every room ends at the latest this many hours after its creation.
+  maxRoomHours: number;
+  // ROLLCALL_TIMERS=off: this instance fires no timers (others do).
+  timersEnabled: boolean;
+  // How often the timer sweeper looks for due timers.
+  timerIntervalMs: number;
   // ROLLCALL_CALLBACKS=off: this instance delivers no status callbacks (others do).
   callbacksEnabled: boolean;
   // Status callbacks. ROLLCALL_CALLBACK_RETRY_FOR: how long an event is
@@ -72,6 +78,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
     eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
     watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 15_000, 10, 600_000),
+    maxRoomHours: integer(env, "ROLLCALL_MAX_ROOM_HOURS", 24, 1, 24 * 365),
+    timersEnabled: onOff(env, "ROLLCALL_TIMERS", true),
+    timerIntervalMs: integer(env, "ROLLCALL_TIMER_INTERVAL_MS", 250, 10, 60_000),
     callbacksEnabled: onOff(env, "ROLLCALL_CALLBACKS", true),
     callbackRetryForMs: duration(env, "ROLLCALL_CALLBACK_RETRY_FOR", 3_600_000),
     callbackAllow: allowList(env),

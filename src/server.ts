@@ -10,6 +10,7 @@ import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
 import { RedisStore } from "./store/redis/redis-store.js";
+import { TimerSweeper } from "./timers/sweeper.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
@@ -27,6 +28,8 @@ export interface RunningServer {
   grpcPort: number | undefined;
   // Delivers the status callbacks of the credentials' accounts.
   callbacks: CallbackRelay;
+  // Ends rooms and participants whose time is up.
+  timers: TimerSweeper;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
@@ -34,8 +37,9 @@ export interface RunningServer {
 
 export type Log = (message: string) => void;
 
-export async function openStore(config: Config): Promise<Store> {
-  const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom };
+// `now` replaces the wall clock changes take their time from (tests).
+export async function openStore(config: Config, now?: () => number): Promise<Store> {
+  const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom, maxRoomMs: config.maxRoomHours * 3_600_000, now };
   const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
@@ -45,6 +49,8 @@ export async function openStore(config: Config): Promise<Store> {
 export interface ServerHooks {
   // Answers DNS lookups for callback hosts instead of the system resolver (tests).
   callbackResolve?: Resolve;
+  // The wall clock the store was given, if not the real one (tests).
+  now?: () => number;
 }
 
 // Wires the layers: transports and the callback relay over operations over the store.
@@ -88,20 +94,23 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     },
     log,
   );
+  const timers = new TimerSweeper(store, { accounts: [...credentials.accounts.keys()], intervalMs: config.timerIntervalMs }, log, hooks.now);
   const address = await server.listen(config.port, config.host);
   const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
+  if (config.timersEnabled) timers.start();
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
     callbacks,
+    timers,
     async close() {
       draining.abort();
       await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
       // The last changes' callbacks are left to the next holder of the leases.
-      await callbacks.close();
+      await Promise.all([callbacks.close(), timers.close()]);
       await store.close();
     },
   };

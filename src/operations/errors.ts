@@ -11,6 +11,7 @@ const kindOfReason = {
   room_name_invalid_characters: "invalid_argument",
   max_participants_out_of_range: "invalid_argument",
   timeout_out_of_range: "invalid_argument",
+  max_participant_duration_out_of_range: "invalid_argument",
   page_size_out_of_range: "invalid_argument",
   status_invalid: "invalid_argument",
   status_callback_invalid: "invalid_argument",

@@ -46,6 +46,10 @@ export interface RoomPage {
 }
 
 const roomTypes = ["group", "group-small", "peer-to-peer", "go"];
+
+// Ad-hoc rooms (created by a join) have no timeouts: they end when their last
+// participant leaves, and render 0.
+const adHocTimeouts = { emptyRoomTimeout: 0, unusedRoomTimeout: 0 };
 const callbackMethods = ["GET", "POST"];
 
 export class RoomOperations {
@@ -89,7 +93,7 @@ export class RoomOperations {
     if (existing !== undefined) return existing;
     const callback = this.accountCallbacks.get(accountSid);
     const input = { uniqueName: room, statusCallback: callback?.url, statusCallbackMethod: callback?.method };
-    const outcome = await this.store.createRoom(this.newRoom(accountSid, input, "room"));
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, input, "room", adHocTimeouts));
     return outcome.kind === "created" ? outcome.room : outcome.existing;
   }
 
@@ -118,7 +122,8 @@ export class RoomOperations {
     return completed;
   }
 
-  private newRoom(accountSid: string, input: CreateRoomInput, nameField = "unique_name"): NewRoom {
+  // A room as asked for; `timeouts` replaces the timeouts for ad-hoc rooms.
+  private newRoom(accountSid: string, input: CreateRoomInput, nameField = "unique_name", timeouts?: typeof adHocTimeouts): NewRoom {
     const sid = newSid("RM");
     const maxParticipants = this.limits.maxParticipants;
     const type = input.type || "group";
@@ -131,9 +136,11 @@ export class RoomOperations {
       uniqueName: input.uniqueName ? checkRoomName(input.uniqueName, nameField) : sid,
       type,
       maxParticipants: checkRange(input.maxParticipants ?? Math.min(50, maxParticipants), 1, maxParticipants, "max_participants", "max_participants_out_of_range"),
-      maxParticipantDuration: checkRange(input.maxParticipantDuration ?? 14400, 600, 86400, "max_participant_duration", "invalid_parameter"),
-      emptyRoomTimeout: checkRange(input.emptyRoomTimeout ?? 5, 1, 60, "empty_room_timeout", "timeout_out_of_range"),
-      unusedRoomTimeout: checkRange(input.unusedRoomTimeout ?? 5, 1, 60, "unused_room_timeout", "timeout_out_of_range"),
+      maxParticipantDuration: checkRange(input.maxParticipantDuration ?? 14400, 600, 86400, "max_participant_duration", "max_participant_duration_out_of_range"),
+      ...(timeouts ?? {
+        emptyRoomTimeout: checkRange(input.emptyRoomTimeout ?? 5, 1, 60, "empty_room_timeout", "timeout_out_of_range"),
+        unusedRoomTimeout: checkRange(input.unusedRoomTimeout ?? 5, 1, 60, "unused_room_timeout", "timeout_out_of_range"),
+      }),
       statusCallback: checkCallbackUrl(input.statusCallback ?? ""),
       statusCallbackMethod: method,
     };

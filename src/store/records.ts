@@ -53,8 +53,13 @@ export const eventTypes = ["room-created", "room-ended", "participant-connected"
 export type EventType = (typeof eventTypes)[number];
 
 // Why a participant was disconnected.
-export const disconnectReasons = ["kicked", "replaced", "left", "room-completed"] as const;
+export const disconnectReasons = ["kicked", "replaced", "left", "room-completed", "max-duration"] as const;
 export type DisconnectReason = (typeof disconnectReasons)[number];
+
+// Why a room ended: completed through the API, one of its timeouts, its
+// maximum duration, or (an ad-hoc room) its last participant left.
+export const roomEndReasons = ["completed", "unused-timeout", "empty-timeout", "max-duration", "last-participant-left"] as const;
+export type RoomEndReason = (typeof roomEndReasons)[number];
 
 export interface ChangeEvent {
   accountSid: string;
@@ -63,8 +68,8 @@ export interface ChangeEvent {
   sequence: number;
   type: EventType;
   time: number;
-  // For a disconnect.
-  reason: DisconnectReason | undefined;
+  // For a disconnect, and for a room's end.
+  reason: DisconnectReason | RoomEndReason | undefined;
   // The room and the participant as they were right after the change.
   room: RoomRecord;
   participant: ParticipantRecord | undefined;

@@ -140,6 +140,26 @@ export interface CallbackStore {
   releaseCallbackLease(accountSid: string, shard: number, owner: string): Promise<void>;
 }
 
+// Deadlines (src/timers): a room's unused and empty timeouts, its maximum
+// duration and each participant's maximum duration. The change that starts a
+// wait schedules its timer in the same atomic step; firing re-checks the
+// condition in the room's own step, so a stale timer changes nothing and a
+// timer ends what it ends once, however many instances fire it.
+export interface DueTimer {
+  // "<kind>:<room sid>[:<participant sid>]"
+  timer: string;
+  // When it was due (ms).
+  due: number;
+}
+
+export type TimerOutcome = "fired" | "stale" | "early";
+
+export interface TimerStore {
+  // Timers of a shard due now (by the store's clock), earliest first.
+  dueTimers(accountSid: string, shard: number, limit: number): Promise<DueTimer[]>;
+  fireTimer(accountSid: string, timer: string): Promise<TimerOutcome>;
+}
+
 // Store keeps rooms and participants. Every method is scoped to one account:
 // a room of another account is reported exactly like a missing one. Every
 // change is atomic, takes its time from the clock of the record it changes
@@ -147,7 +167,7 @@ export interface CallbackStore {
 // backwards) and appends its events to the change log in the same step. The
 // contract suite in test/store-contract.test.ts defines the behaviour both
 // implementations share.
-export interface Store extends CallbackStore {
+export interface Store extends CallbackStore, TimerStore {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the
@@ -200,6 +220,11 @@ export class LogPositionError extends Error {
   ) {
     super(message);
   }
+}
+
+// The longest a room lasts, from its creation (ROLLCALL_MAX_ROOM_HOURS).
+export interface RoomDurationLimit {
+  maxRoomMs: number;
 }
 
 export interface RetentionLimits {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { newSid } from "../../src/operations/sids.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { shardOf, type CallbackFailure, type Store } from "../../src/store/store.js";
-import { roomRecord, t0, testRetention } from "../support/records.js";
+import { roomRecord, t0, testLimits } from "../support/records.js";
 import { eachRedisTarget } from "../support/redis-targets.js";
 import { testClock } from "../support/timed-store.js";
 
@@ -109,7 +109,7 @@ function contract(name: string, open: () => Promise<Store>): void {
   });
 }
 
-contract("memory", async () => new MemoryStore({ ...testRetention, now: testClock(t0).read }));
+contract("memory", async () => new MemoryStore({ ...testLimits, now: testClock(t0).read }));
 
 eachRedisTarget((target) => {
   contract(target.name, () => target.open());

@@ -3,7 +3,7 @@ import { RedisStore } from "../../src/store/redis/redis-store.js";
 import type { Store } from "../../src/store/store.js";
 import { emptySharedRedis, type SharedRedis } from "../support/fixtures.js";
 import { Random } from "../support/random.js";
-import { testRetention } from "../support/records.js";
+import { testLimits } from "../support/records.js";
 import { testClock } from "../support/timed-store.js";
 import { ConcurrentRun } from "./model/concurrent-run.js";
 import { replayable } from "./model/replay.js";
@@ -47,8 +47,8 @@ describe(`model-based operations (seed ${seed}, ${steps} steps)`, function () {
 
   // A store reading its wall clock from `now`.
   const backends: [string, (now: () => number) => Promise<Store>][] = [
-    ["memory store", async (now) => new MemoryStore({ ...testRetention, now })],
-    ["redis store", async (now) => RedisStore.connect(redis!.url, { commandTimeoutMs: 5000, ...testRetention, now })],
+    ["memory store", async (now) => new MemoryStore({ ...testLimits, now })],
+    ["redis store", async (now) => RedisStore.connect(redis!.url, { commandTimeoutMs: 5000, ...testLimits, now })],
   ];
 
   for (const [name, open] of backends) {

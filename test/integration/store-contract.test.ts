@@ -3,7 +3,7 @@ import { newSid } from "../../src/operations/sids.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { ParticipantRecord, RoomRecord } from "../../src/store/records.js";
 import type { Cursor, JoinOutcome, ParticipantQuery } from "../../src/store/store.js";
-import { roomRecord, t0, testRetention } from "../support/records.js";
+import { roomRecord, t0, testLimits } from "../support/records.js";
 import { eachRedisTarget } from "../support/redis-targets.js";
 import { testClock, TimedStore } from "../support/timed-store.js";
 
@@ -613,7 +613,7 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
 
 contract("memory", async () => {
   const clock = testClock(t0);
-  const store = new TimedStore(new MemoryStore({ ...testRetention, now: clock.read }), clock);
+  const store = new TimedStore(new MemoryStore({ ...testLimits, now: clock.read }), clock);
   return { store, cleanup: () => store.close() };
 });
 

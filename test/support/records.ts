@@ -4,8 +4,9 @@ import type { RoomRecord } from "../../src/store/records.js";
 // The time stored records start from in tests that set times themselves.
 export const t0 = 1_700_000_000_000;
 
-// The change log's retention in tests: the defaults.
-export const testRetention = { retentionMs: 24 * 3_600_000, retentionPerRoom: 10_000 };
+// The store's limits in tests: the defaults (the change log's retention, the
+// longest a room lasts).
+export const testLimits = { retentionMs: 24 * 3_600_000, retentionPerRoom: 10_000, maxRoomMs: 24 * 3_600_000 };
 
 // An in-progress room record with Twilio's defaults, for tests that talk to a
 // store directly; random sids and name unless given.

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import { RedisStore, type RedisStoreOptions } from "../../src/store/redis/redis-store.js";
 import { sharedCluster, sharedRedis } from "./fixtures.js";
-import { testRetention } from "./records.js";
+import { testLimits } from "./records.js";
 
 // The deployments a Redis store suite runs on: the run's shared redis-server
 // and its shared 3-master Redis Cluster (see fixtures.ts), emptied whenever a
@@ -29,7 +29,7 @@ export function eachRedisTarget(suite: (target: RedisTarget) => void): void {
       name: "redis",
       open: async (options = {}) => {
         await admin!.flushall();
-        return RedisStore.connect(url!, { commandTimeoutMs: 2000, ...testRetention, ...options });
+        return RedisStore.connect(url!, { commandTimeoutMs: 2000, ...testLimits, ...options });
       },
       admin: () => admin!,
     });
@@ -51,7 +51,7 @@ export function eachRedisTarget(suite: (target: RedisTarget) => void): void {
       name: "redis cluster",
       open: async (options = {}) => {
         await Promise.all(admin!.nodes("master").map((master) => master.flushall()));
-        return RedisStore.connectCluster(nodes!, { commandTimeoutMs: 2000, ...testRetention, ...options });
+        return RedisStore.connectCluster(nodes!, { commandTimeoutMs: 2000, ...testLimits, ...options });
       },
       admin: () => admin!,
     });

@@ -11,7 +11,7 @@ import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/par
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { newSid } from "../../src/operations/sids.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
-import { testRetention } from "../support/records.js";
+import { testLimits } from "../support/records.js";
 import { connectBinaryHttp2 } from "../support/clients.js";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
 import { testAccount } from "../support/rollcall.js";
@@ -155,7 +155,7 @@ describe("the change log across crashes, instances and slow consumers", function
   it("a watcher that stops reading while 100 000 events are written holds the server's memory, then resumes without a gap", async () => {
     const server = await rollcallProcess(redis.url, credentialsFile, { ROLLCALL_MAX_PARTICIPANTS: "200000" });
     children.push(server.child);
-    const writer = await RedisStore.connect(redis.url, { commandTimeoutMs: 5000, ...testRetention });
+    const writer = await RedisStore.connect(redis.url, { commandTimeoutMs: 5000, ...testLimits });
     try {
       const room = (await connectBinaryHttp2(RoomService, server.url).create({ uniqueName: "slow", maxParticipants: 200_000 })).room!.sid;
       const stream = connectBinaryHttp2(EventService, server.url).watch({ room })[Symbol.asyncIterator]();

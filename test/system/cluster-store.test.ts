@@ -7,7 +7,7 @@ import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { StoreUnavailableError } from "../../src/store/store.js";
 import { connectJsonHttp1 } from "../support/clients.js";
-import { testRetention } from "../support/records.js";
+import { testLimits } from "../support/records.js";
 import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
 import { freePort } from "../support/redis-server.js";
 import { startRollcall } from "../support/rollcall.js";
@@ -29,7 +29,7 @@ describe("REDIS_CLUSTER_NODES", () => {
   it("fails to start when no seed answers", async () => {
     const port = await freePort();
     const started = Date.now();
-    const error = await failure(RedisStore.connectCluster([`127.0.0.1:${port}`], { commandTimeoutMs: 300, ...testRetention }));
+    const error = await failure(RedisStore.connectCluster([`127.0.0.1:${port}`], { commandTimeoutMs: 300, ...testLimits }));
     expect(error).to.be.instanceOf(StoreUnavailableError);
     expect((error as Error).message).to.include(`127.0.0.1:${port}`);
     expect(Date.now() - started).to.be.below(5000);
@@ -61,7 +61,7 @@ describe("rollcall on a Redis Cluster", function () {
   });
 
   it("ping asks every master: one hung master makes it fail within the command timeout", async () => {
-    const store = await RedisStore.connectCluster(cluster.nodes, { commandTimeoutMs: 300, ...testRetention });
+    const store = await RedisStore.connectCluster(cluster.nodes, { commandTimeoutMs: 300, ...testLimits });
     const hung = portOf(cluster.nodes[1]!);
     try {
       await store.ping();

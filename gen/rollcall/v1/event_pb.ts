@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rollcall/v1/event.proto.
  */
 export const file_rollcall_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chdyb2xsY2FsbC92MS9ldmVudC5wcm90bxILcm9sbGNhbGwudjEinwIKBUV2ZW50Eg4KBmN1cnNvchgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIkCgR0eXBlGAMgASgOMhYucm9sbGNhbGwudjEuRXZlbnRUeXBlEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjY291bnRfc2lkGAUgASgJEhAKCHJvb21fc2lkGAYgASgJEh8KBHJvb20YByABKAsyES5yb2xsY2FsbC52MS5Sb29tEi0KC3BhcnRpY2lwYW50GAggASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSLQoGcmVhc29uGAkgASgOMh0ucm9sbGNhbGwudjEuRGlzY29ubmVjdFJlYXNvbiI3ChhFdmVudFNlcnZpY2VXYXRjaFJlcXVlc3QSDAoEcm9vbRgBIAEoCRINCgVhZnRlchgCIAEoCSJPChlFdmVudFNlcnZpY2VXYXRjaFJlc3BvbnNlEiIKBmV2ZW50cxgBIAMoCzISLnJvbGxjYWxsLnYxLkV2ZW50Eg4KBmN1cnNvchgCIAEoCSrVAQoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIbChdFVkVOVF9UWVBFX1JPT01fQ1JFQVRFRBABEhkKFUVWRU5UX1RZUEVfUk9PTV9FTkRFRBACEiQKIEVWRU5UX1RZUEVfUEFSVElDSVBBTlRfQ09OTkVDVEVEEAMSJwojRVZFTlRfVFlQRV9QQVJUSUNJUEFOVF9ESVNDT05ORUNURUQQBBIlCiFFVkVOVF9UWVBFX1BBUlRJQ0lQQU5UX0FOT05ZTUlaRUQQBSq1AQoQRGlzY29ubmVjdFJlYXNvbhIhCh1ESVNDT05ORUNUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERJU0NPTk5FQ1RfUkVBU09OX0tJQ0tFRBABEh4KGkRJU0NPTk5FQ1RfUkVBU09OX1JFUExBQ0VEEAISGgoWRElTQ09OTkVDVF9SRUFTT05fTEVGVBADEiQKIERJU0NPTk5FQ1RfUkVBU09OX1JPT01fQ09NUExFVEVEEAQybQoMRXZlbnRTZXJ2aWNlEl0KBVdhdGNoEiUucm9sbGNhbGwudjEuRXZlbnRTZXJ2aWNlV2F0Y2hSZXF1ZXN0GiYucm9sbGNhbGwudjEuRXZlbnRTZXJ2aWNlV2F0Y2hSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_rollcall_v1_participant, file_rollcall_v1_room]);
+  fileDesc("Chdyb2xsY2FsbC92MS9ldmVudC5wcm90bxILcm9sbGNhbGwudjEi1AIKBUV2ZW50Eg4KBmN1cnNvchgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIkCgR0eXBlGAMgASgOMhYucm9sbGNhbGwudjEuRXZlbnRUeXBlEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjY291bnRfc2lkGAUgASgJEhAKCHJvb21fc2lkGAYgASgJEh8KBHJvb20YByABKAsyES5yb2xsY2FsbC52MS5Sb29tEi0KC3BhcnRpY2lwYW50GAggASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSLQoGcmVhc29uGAkgASgOMh0ucm9sbGNhbGwudjEuRGlzY29ubmVjdFJlYXNvbhIzCg9yb29tX2VuZF9yZWFzb24YCiABKA4yGi5yb2xsY2FsbC52MS5Sb29tRW5kUmVhc29uIjcKGEV2ZW50U2VydmljZVdhdGNoUmVxdWVzdBIMCgRyb29tGAEgASgJEg0KBWFmdGVyGAIgASgJIk8KGUV2ZW50U2VydmljZVdhdGNoUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIucm9sbGNhbGwudjEuRXZlbnQSDgoGY3Vyc29yGAIgASgJKtUBCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhsKF0VWRU5UX1RZUEVfUk9PTV9DUkVBVEVEEAESGQoVRVZFTlRfVFlQRV9ST09NX0VOREVEEAISJAogRVZFTlRfVFlQRV9QQVJUSUNJUEFOVF9DT05ORUNURUQQAxInCiNFVkVOVF9UWVBFX1BBUlRJQ0lQQU5UX0RJU0NPTk5FQ1RFRBAEEiUKIUVWRU5UX1RZUEVfUEFSVElDSVBBTlRfQU5PTllNSVpFRBAFKtkBChBEaXNjb25uZWN0UmVhc29uEiEKHURJU0NPTk5FQ1RfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYRElTQ09OTkVDVF9SRUFTT05fS0lDS0VEEAESHgoaRElTQ09OTkVDVF9SRUFTT05fUkVQTEFDRUQQAhIaChZESVNDT05ORUNUX1JFQVNPTl9MRUZUEAMSJAogRElTQ09OTkVDVF9SRUFTT05fUk9PTV9DT01QTEVURUQQBBIiCh5ESVNDT05ORUNUX1JFQVNPTl9NQVhfRFVSQVRJT04QBSrjAQoNUm9vbUVuZFJlYXNvbhIfChtST09NX0VORF9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlST09NX0VORF9SRUFTT05fQ09NUExFVEVEEAESIgoeUk9PTV9FTkRfUkVBU09OX1VOVVNFRF9USU1FT1VUEAISIQodUk9PTV9FTkRfUkVBU09OX0VNUFRZX1RJTUVPVVQQAxIgChxST09NX0VORF9SRUFTT05fTUFYX0RVUkFUSU9OEAQSKQolUk9PTV9FTkRfUkVBU09OX0xBU1RfUEFSVElDSVBBTlRfTEVGVBAFMm0KDEV2ZW50U2VydmljZRJdCgVXYXRjaBIlLnJvbGxjYWxsLnYxLkV2ZW50U2VydmljZVdhdGNoUmVxdWVzdBomLnJvbGxjYWxsLnYxLkV2ZW50U2VydmljZVdhdGNoUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_rollcall_v1_participant, file_rollcall_v1_room]);
 
 /**
  * Event is one change, with the room and the participant as they were right
@@ -79,6 +79,13 @@ export type Event = Message<"rollcall.v1.Event"> & {
    * @generated from field: rollcall.v1.DisconnectReason reason = 9;
    */
   reason: DisconnectReason;
+
+  /**
+   * Set for EVENT_TYPE_ROOM_ENDED.
+   *
+   * @generated from field: rollcall.v1.RoomEndReason room_end_reason = 10;
+   */
+  roomEndReason: RoomEndReason;
 };
 
 /**
@@ -165,7 +172,8 @@ export enum EventType {
   ROOM_CREATED = 1,
 
   /**
-   * A room was completed. It is the last event of its room.
+   * A room was completed; `room_end_reason` says why. It is the last event
+   * of its room.
    *
    * @generated from enum value: EVENT_TYPE_ROOM_ENDED = 2;
    */
@@ -239,6 +247,13 @@ export enum DisconnectReason {
    * @generated from enum value: DISCONNECT_REASON_ROOM_COMPLETED = 4;
    */
   ROOM_COMPLETED = 4,
+
+  /**
+   * It stayed connected for its room's max_participant_duration.
+   *
+   * @generated from enum value: DISCONNECT_REASON_MAX_DURATION = 5;
+   */
+  MAX_DURATION = 5,
 }
 
 /**
@@ -246,6 +261,59 @@ export enum DisconnectReason {
  */
 export const DisconnectReasonSchema: GenEnum<DisconnectReason> = /*@__PURE__*/
   enumDesc(file_rollcall_v1_event, 1);
+
+/**
+ * Why a room ended.
+ *
+ * @generated from enum rollcall.v1.RoomEndReason
+ */
+export enum RoomEndReason {
+  /**
+   * @generated from enum value: ROOM_END_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Completed through the API (RoomService.Update to completed).
+   *
+   * @generated from enum value: ROOM_END_REASON_COMPLETED = 1;
+   */
+  COMPLETED = 1,
+
+  /**
+   * Nobody joined within its unused_room_timeout after its creation.
+   *
+   * @generated from enum value: ROOM_END_REASON_UNUSED_TIMEOUT = 2;
+   */
+  UNUSED_TIMEOUT = 2,
+
+  /**
+   * It stayed empty for its empty_room_timeout after its last participant left.
+   *
+   * @generated from enum value: ROOM_END_REASON_EMPTY_TIMEOUT = 3;
+   */
+  EMPTY_TIMEOUT = 3,
+
+  /**
+   * It reached the longest a room lasts (24 hours by default).
+   *
+   * @generated from enum value: ROOM_END_REASON_MAX_DURATION = 4;
+   */
+  MAX_DURATION = 4,
+
+  /**
+   * An ad-hoc room (created by a Join) ends when its last participant leaves.
+   *
+   * @generated from enum value: ROOM_END_REASON_LAST_PARTICIPANT_LEFT = 5;
+   */
+  LAST_PARTICIPANT_LEFT = 5,
+}
+
+/**
+ * Describes the enum rollcall.v1.RoomEndReason.
+ */
+export const RoomEndReasonSchema: GenEnum<RoomEndReason> = /*@__PURE__*/
+  enumDesc(file_rollcall_v1_event, 2);
 
 /**
  * EventService streams every change to rooms and participants as it happens.

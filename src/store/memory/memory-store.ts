@@ -6,6 +6,7 @@ import {
   type EventType,
   type ParticipantRecord,
   type ParticipantStatus,
+  type RoomEndReason,
   type RoomRecord,
   type RoomStatus,
 } from "../records.js";
@@ -20,14 +21,18 @@ import {
   type NewRoom,
   type ParticipantListing,
   type ParticipantQuery,
+  type DueTimer,
   type RetentionLimits,
+  type RoomDurationLimit,
   type RoomQuery,
   type Store,
+  type TimerOutcome,
   type CallbackBatch,
   type CallbackFailure,
   type CallbackFailureListing,
 } from "../store.js";
 import { MemoryLog } from "./memory-log.js";
+import { MemoryTimers } from "./memory-timers.js";
 import { SortedStrings } from "./sorted-strings.js";
 
 // The dead letters kept per account (the count of all is kept).
@@ -47,6 +52,11 @@ interface RoomState {
   callbackSequence: number;
   callbackAttempts: number;
   callbackFailingSince: number | undefined;
+  // Timers: whether anyone ever joined, since when the room is empty, and
+  // when it ends at the latest.
+  used: boolean;
+  emptiedAt: number | undefined;
+  endsBy: number;
 }
 
 interface AccountState {
@@ -63,9 +73,11 @@ interface AccountState {
   // Dead letters, oldest first, and how many were ever recorded.
   callbackFailures: CallbackFailure[];
   callbackFailureCount: number;
+  // Per shard: the deadlines of its rooms and participants.
+  timers: MemoryTimers[];
 }
 
-export interface MemoryStoreOptions extends RetentionLimits {
+export interface MemoryStoreOptions extends RetentionLimits, RoomDurationLimit {
   // The wall clock; each room's and account's own clock never goes back from
   // what it last read.
   now?: () => number;
@@ -102,11 +114,17 @@ export class MemoryStore implements Store {
       callbackSequence: 0,
       callbackAttempts: 0,
       callbackFailingSince: undefined,
+      used: false,
+      emptiedAt: undefined,
+      endsBy: time + this.options.maxRoomMs,
     };
     this.rooms.set(room.sid, state);
     account.names.set(room.uniqueName, room.sid);
     indexRoom(account, room);
     this.append(state, time, "room-created");
+    const timers = this.timersOf(state);
+    timers.schedule(timerOf("room", room.sid), state.endsBy);
+    if (room.unusedRoomTimeout > 0) timers.schedule(timerOf("unused", room.sid), time + room.unusedRoomTimeout * 60_000);
     return { kind: "created", room: { ...room } };
   }
 
@@ -131,20 +149,8 @@ export class MemoryStore implements Store {
   async completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
     const state = this.room(accountSid, roomSid);
     if (state === undefined) return undefined;
-    const { room } = state;
-    if (room.status === "in-progress") {
-      const time = this.tick(state);
-      for (const sid of [...state.present.values()]) this.disconnect(state, state.participants.get(sid)!, time, "room-completed");
-      const account = this.account(accountSid);
-      unindexRoom(account, room);
-      room.status = "completed";
-      room.endTime = Math.max(time, room.dateCreated);
-      room.dateUpdated = room.endTime;
-      indexRoom(account, room);
-      if (account.names.get(room.uniqueName) === room.sid) account.names.delete(room.uniqueName);
-      this.append(state, time, "room-ended");
-    }
-    return { ...room };
+    if (state.room.status === "in-progress") this.complete(state, this.tick(state), "completed");
+    return { ...state.room };
   }
 
   async join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome> {
@@ -170,6 +176,11 @@ export class MemoryStore implements Store {
     state.participants.set(sid, participant);
     state.present.set(identity, sid);
     indexParticipant(state, participant);
+    state.used = true;
+    const timers = this.timersOf(state);
+    timers.cancel(timerOf("unused", roomSid));
+    timers.cancel(timerOf("empty", roomSid));
+    timers.schedule(timerOf("participant", roomSid, sid), time + state.room.maxParticipantDuration * 1000);
     this.append(state, time, "participant-connected", participant);
     return { kind: "joined", participant: { ...participant }, displaced: displaced && { ...displaced } };
   }
@@ -190,7 +201,58 @@ export class MemoryStore implements Store {
     const participant = state?.participants.get(sid);
     if (participant === undefined) return undefined;
     if (!isPresent(participant.status)) return { ...participant };
-    return { ...this.disconnect(state!, participant, this.tick(state!), reason) };
+    const time = this.tick(state!);
+    this.disconnect(state!, participant, time, reason);
+    this.afterLeaving(state!, time);
+    return { ...participant };
+  }
+
+  async dueTimers(accountSid: string, shard: number, limit: number): Promise<DueTimer[]> {
+    return this.accounts.get(accountSid)?.timers[shard]?.due(this.now(), limit) ?? [];
+  }
+
+  // Re-checks what the timer waits for, as the Redis store's script does.
+  async fireTimer(accountSid: string, timer: string): Promise<TimerOutcome> {
+    const [kind, roomSid = "", participantSid] = timer.split(":");
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return "stale";
+    const timers = this.timersOf(state);
+    timers.cancel(timer);
+    const { room } = state;
+    if (room.status !== "in-progress") return "stale";
+    let due: number;
+    const participant = participantSid === undefined ? undefined : state.participants.get(participantSid);
+    switch (kind) {
+      case "unused":
+        if (state.used) return "stale";
+        due = room.dateCreated + room.unusedRoomTimeout * 60_000;
+        break;
+      case "empty":
+        if (state.present.size > 0 || state.emptiedAt === undefined) return "stale";
+        due = state.emptiedAt + room.emptyRoomTimeout * 60_000;
+        break;
+      case "room":
+        due = state.endsBy;
+        break;
+      case "participant":
+        if (participant === undefined || !isPresent(participant.status)) return "stale";
+        due = participant.startTime + room.maxParticipantDuration * 1000;
+        break;
+      default:
+        return "stale";
+    }
+    if (this.now() < due) {
+      timers.schedule(timer, due);
+      return "early";
+    }
+    const time = this.tick(state);
+    if (participant !== undefined) {
+      this.disconnect(state, participant, time, "max-duration");
+      this.afterLeaving(state, time);
+    } else {
+      this.complete(state, time, kind === "unused" ? "unused-timeout" : kind === "empty" ? "empty-timeout" : "max-duration");
+    }
+    return "fired";
   }
 
   async anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
@@ -309,6 +371,7 @@ export class MemoryStore implements Store {
         callbacksDue: Array.from({ length: logShards }, () => new Map()),
         callbackFailures: [],
         callbackFailureCount: 0,
+        timers: Array.from({ length: logShards }, () => new MemoryTimers()),
       };
       this.accounts.set(accountSid, account);
     }
@@ -322,7 +385,41 @@ export class MemoryStore implements Store {
     return state.clock;
   }
 
+  // The room's end: everyone present is disconnected, then the room ends,
+  // with why, its name is free and its own deadlines go.
+  private complete(state: RoomState, time: number, reason: RoomEndReason): void {
+    const { room } = state;
+    for (const sid of [...state.present.values()]) this.disconnect(state, state.participants.get(sid)!, time, "room-completed");
+    const account = this.account(room.accountSid);
+    unindexRoom(account, room);
+    room.status = "completed";
+    room.endTime = Math.max(time, room.dateCreated);
+    room.dateUpdated = room.endTime;
+    indexRoom(account, room);
+    if (account.names.get(room.uniqueName) === room.sid) account.names.delete(room.uniqueName);
+    const timers = this.timersOf(state);
+    for (const kind of ["unused", "empty", "room"] as const) timers.cancel(timerOf(kind, room.sid));
+    this.append(state, time, "room-ended", undefined, reason);
+  }
+
+  // After a participant left: an ad-hoc room (timeouts 0) ends with its last
+  // participant, another room starts its empty timeout.
+  private afterLeaving(state: RoomState, time: number): void {
+    if (state.present.size > 0 || state.room.status !== "in-progress") return;
+    if (state.room.emptyRoomTimeout === 0) {
+      this.complete(state, time, "last-participant-left");
+      return;
+    }
+    state.emptiedAt = time;
+    this.timersOf(state).schedule(timerOf("empty", state.room.sid), time + state.room.emptyRoomTimeout * 60_000);
+  }
+
+  private timersOf(state: RoomState): MemoryTimers {
+    return this.account(state.room.accountSid).timers[shardOf(state.room.sid)]!;
+  }
+
   private disconnect(state: RoomState, participant: ParticipantRecord, time: number, reason: DisconnectReason): ParticipantRecord {
+    this.timersOf(state).cancel(timerOf("participant", state.room.sid, participant.sid));
     unindexParticipant(state, participant);
     if (state.present.get(participant.identity) === participant.sid) state.present.delete(participant.identity);
     participant.status = "disconnected";
@@ -333,7 +430,7 @@ export class MemoryStore implements Store {
     return participant;
   }
 
-  private append(state: RoomState, time: number, type: EventType, participant?: ParticipantRecord, reason?: DisconnectReason): void {
+  private append(state: RoomState, time: number, type: EventType, participant?: ParticipantRecord, reason?: DisconnectReason | RoomEndReason): void {
     const { room, log } = state;
     const event: ChangeEvent = {
       accountSid: room.accountSid,
@@ -383,4 +480,9 @@ function setOf<K>(sets: Map<K, SortedStrings>, key: K): SortedStrings {
     sets.set(key, set);
   }
   return set;
+}
+
+// A timer's name: "<kind>:<room sid>[:<participant sid>]", as in the Redis store.
+function timerOf(kind: "unused" | "empty" | "room" | "participant", roomSid: string, participantSid?: string): string {
+  return participantSid === undefined ? `${kind}:${roomSid}` : `${kind}:${roomSid}:${participantSid}`;
 }

@@ -49,6 +49,8 @@ export function shardKeys(accountSid: string, shard: number) {
     callbacksDue: tag + "callbacks-due",
     callbacksLease: tag + "callbacks-lease",
     callbacksFailed: tag + "callbacks-failed",
+    // Deadlines of the shard's rooms and participants (score: when due, in ms).
+    timers: tag + "timers",
   };
 }
 

@@ -14,9 +14,12 @@ import {
   type NewRoom,
   type ParticipantListing,
   type ParticipantQuery,
+  type DueTimer,
   type RetentionLimits,
+  type RoomDurationLimit,
   type RoomQuery,
   type Store,
+  type TimerOutcome,
 } from "../store.js";
 import { decodeEvent, decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
 import {
@@ -39,7 +42,7 @@ type ScriptCommands = {
   [Name in keyof typeof scripts | keyof typeof callbackScripts]: (...args: string[]) => Promise<unknown>;
 };
 
-export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits {
+export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits, RoomDurationLimit {
   // The wall clock of changes; Redis' own clock (TIME) when unset, one clock
   // for every instance. Each room's and account's clock never goes back from
   // what it last read.
@@ -195,7 +198,31 @@ export class RedisStore implements Store {
   }
 
   async disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined> {
-    return this.participantScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason);
+    return this.guard(async () => {
+      const reply = (await this.roomScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason)) as [ParticipantReply, string[] | null] | null;
+      if (reply === null) return undefined;
+      await this.releaseIfEnded(roomSid, reply[1]);
+      return decodeParticipant(roomSid, reply[0]);
+    });
+  }
+
+  async dueTimers(accountSid: string, shard: number, limit: number): Promise<DueTimer[]> {
+    return this.guard(async () => {
+      const reply = (await this.redis.rcDueTimers(shardKeys(accountSid, shard).timers, this.now(), String(limit))) as string[];
+      const due: DueTimer[] = [];
+      for (let i = 0; i + 1 < reply.length; i += 2) due.push({ timer: reply[i]!, due: Number(reply[i + 1]) });
+      return due;
+    });
+  }
+
+  async fireTimer(accountSid: string, timer: string): Promise<TimerOutcome> {
+    const roomSid = timerRoom(timer);
+    if (roomSid === undefined) return "stale";
+    return this.guard(async () => {
+      const [outcome, room] = (await this.roomScript("rcFireTimer", accountSid, roomSid, timer)) as [TimerOutcome, string[] | null | undefined];
+      await this.releaseIfEnded(roomSid, room ?? null);
+      return outcome;
+    });
   }
 
   async anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
@@ -326,7 +353,7 @@ export class RedisStore implements Store {
     const keys = roomKeys(accountSid, roomSid);
     const { retentionMs, retentionPerRoom } = this.options;
     const common = [keys.prefix, roomSid, String(retentionMs), String(retentionPerRoom), accountSid, this.now()];
-    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, keys.callbacksDue, ...common, ...args);
+    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, keys.callbacksDue, keys.timers, ...common, ...args);
   }
 
   private participantScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<ParticipantRecord | undefined> {
@@ -334,6 +361,12 @@ export class RedisStore implements Store {
       const reply = (await this.roomScript(name, accountSid, roomSid, ...args)) as ParticipantReply | null;
       return reply === null ? undefined : decodeParticipant(roomSid, reply);
     });
+  }
+
+  // A change that ended a room returns its fields: the account's step follows.
+  private async releaseIfEnded(roomSid: string, fields: string[] | null): Promise<void> {
+    const room = fields === null ? undefined : decodeRoom(roomSid, fields);
+    if (room?.status === "completed") await this.releaseName(room);
   }
 
   private async readRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
@@ -354,7 +387,8 @@ export class RedisStore implements Store {
   // Writes a claimed room's record and its room-created event, once.
   private async writeRoom(accountSid: string, roomSid: string, pending: string): Promise<RoomRecord> {
     const fields = JSON.parse(pending) as Record<string, string>;
-    const values = (await this.roomScript("rcCreateRoom", accountSid, roomSid, String(Number(fields.date_created)), ...Object.entries(fields).flat())) as string[];
+    const created = String(Number(fields.date_created));
+    const values = (await this.roomScript("rcCreateRoom", accountSid, roomSid, created, String(this.options.maxRoomMs), ...Object.entries(fields).flat())) as string[];
     return decodeRoom(roomSid, values)!;
   }
 
@@ -391,4 +425,9 @@ function pendingFields(room: NewRoom): Record<string, string> {
     status_callback: room.statusCallback,
     status_callback_method: room.statusCallbackMethod,
   };
+}
+
+// The room a timer belongs to ("<kind>:<room sid>[:<participant sid>]").
+function timerRoom(timer: string): string | undefined {
+  return /^[a-z]+:(RM[0-9a-f]{32})(?::PA[0-9a-f]{32})?$/.exec(timer)?.[1];
 }

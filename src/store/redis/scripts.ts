@@ -34,11 +34,12 @@ end
 `;
 
 // Room-slot scripts. KEYS: the room hash, the room's log, its shard's part of
-// the account's log, the shard's counter, the shard's due callbacks. ARGV: the room's key prefix, the
+// the account's log, the shard's counter, the shard's due callbacks, the
+// shard's timers. ARGV: the room's key prefix, the
 // room's sid, the retention in ms, the retention per room, the account's sid,
 // the time to use ('' for Redis' clock), then the script's own arguments.
 const roomPrelude = common + String.raw`
-local room_key, log_key, shard_log_key, shard_counter_key, callbacks_due_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local room_key, log_key, shard_log_key, shard_counter_key, callbacks_due_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, room_sid, account, now = ARGV[1], ARGV[2], ARGV[5], ARGV[6]
 local retention_ms, retention_count = tonumber(ARGV[3]), tonumber(ARGV[4])
 local present_key = prefix .. '${roomKeyParts.present}'
@@ -93,6 +94,16 @@ local function append(ms, type, reason, participant)
   if callback and callback ~= '' then redis.call('ZADD', callbacks_due_key, 'NX', ms, room_sid) end
 end
 
+-- Deadlines (src/timers): members <kind>:<room sid>[:<participant sid>] of
+-- the shard's timers, scored by when they are due. Each change that starts a
+-- wait schedules it; firing re-checks it in the room's own step (fire_timer).
+local function timer(kind, participant)
+  if participant then return kind .. ':' .. room_sid .. ':' .. participant end
+  return kind .. ':' .. room_sid
+end
+local function schedule(kind, due, participant) redis.call('ZADD', timers_key, due, timer(kind, participant)) end
+local function unschedule(kind, participant) redis.call('ZREM', timers_key, timer(kind, participant)) end
+
 local function disconnect(sid, ms, reason)
   local key = participant_key(sid)
   local f = redis.call('HMGET', key, 'identity', 'status', 'start_time', 'sequence')
@@ -108,23 +119,63 @@ local function disconnect(sid, ms, reason)
   redis.call('ZADD', by_start('disconnected'), 0, member)
   redis.call('ZADD', by_identity('disconnected'), 0, identity .. NAME_END .. member)
   if redis.call('HGET', present_key, identity) == sid then redis.call('HDEL', present_key, identity) end
+  unschedule('participant', sid)
   local reply = participant_reply(sid)
   append(ms, 'participant-disconnected', reason, reply)
   return reply
 end
 
+-- The room's end: everyone present is disconnected, then the room ends, with
+-- why, and its own deadlines go.
+local function complete(ms, reason)
+  for _, sid in ipairs(redis.call('HVALS', present_key)) do disconnect(sid, ms, 'room-completed') end
+  local finish = time13(ms)
+  local created = redis.call('HGET', room_key, 'date_created')
+  if finish < created then finish = created end
+  redis.call('HSET', room_key, 'status', 'completed', 'end_time', finish, 'date_updated', finish)
+  unschedule('unused')
+  unschedule('empty')
+  unschedule('room')
+  append(ms, 'room-ended', reason, false)
+end
+
+-- After a participant left: an ad-hoc room (timeouts 0) ends with its last
+-- participant, another room starts its empty timeout. True if the room ended.
+local function after_leaving(ms)
+  if redis.call('HLEN', present_key) > 0 or redis.call('HGET', room_key, 'status') ~= 'in-progress' then return false end
+  local timeout = tonumber(redis.call('HGET', room_key, 'empty_room_timeout'))
+  if timeout == 0 then
+    complete(ms, 'last-participant-left')
+    return true
+  end
+  redis.call('HSET', room_key, 'emptied_at', ms)
+  schedule('empty', ms + timeout * 60000)
+  return false
+end
+
+-- The room's fields when a change ended it, for the account's step that follows.
+local function ended(room_ended)
+  if room_ended then return redis.call('HMGET', room_key, unpack(ROOM_FIELDS)) end
+  return false
+end
+
 local function owned() return redis.call('HGET', room_key, 'account_sid') == account end
 `;
 
-const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 5, lua: roomPrelude + lua });
+const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 6, lua: roomPrelude + lua });
 
-// ARGV[7..]: the room's creation time (ms), then its fields and values.
-// Writes the room claimed in its account's directory, once.
+// ARGV[7], ARGV[8], ARGV[9..]: the room's creation time (ms), the longest a
+// room lasts (ms), then its fields and values. Writes the room claimed in its
+// account's directory, once, and schedules its end.
 const createRoom = roomScript(String.raw`
 if redis.call('EXISTS', room_key) == 0 then
-  redis.call('HSET', room_key, unpack(ARGV, 8))
-  redis.call('HSET', room_key, 'clock', time13(tonumber(ARGV[7])))
-  append(tonumber(ARGV[7]), 'room-created', false, false)
+  local created = tonumber(ARGV[7])
+  redis.call('HSET', room_key, unpack(ARGV, 9))
+  redis.call('HSET', room_key, 'clock', time13(created), 'ends_by', created + tonumber(ARGV[8]))
+  append(created, 'room-created', false, false)
+  schedule('room', created + tonumber(ARGV[8]))
+  local unused = tonumber(redis.call('HGET', room_key, 'unused_room_timeout'))
+  if unused > 0 then schedule('unused', created + unused * 60000) end
 end
 return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
 `);
@@ -151,18 +202,25 @@ redis.call('HSET', participant_key(sid), 'account_sid', account, 'identity', ide
 redis.call('HSET', present_key, identity, sid)
 redis.call('ZADD', by_start('connected'), 0, member)
 redis.call('ZADD', by_identity('connected'), 0, identity .. NAME_END .. member)
+redis.call('HSET', room_key, 'used', 1)
+unschedule('unused')
+unschedule('empty')
+schedule('participant', ms + tonumber(redis.call('HGET', room_key, 'max_participant_duration')) * 1000, sid)
 local reply = participant_reply(sid)
 append(ms, 'participant-connected', false, reply)
 return {'joined', reply, displaced}
 `);
 
-// ARGV[7], ARGV[8]: the participant's sid and the reason.
+// ARGV[7], ARGV[8]: the participant's sid and the reason. Returns the
+// participant, and the room's fields if it ended with this participant.
 const disconnectParticipant = roomScript(String.raw`
 if not owned() then return false end
 local status = redis.call('HGET', participant_key(ARGV[7]), 'status')
 if not status then return false end
-if status == 'disconnected' then return participant_reply(ARGV[7]) end
-return disconnect(ARGV[7], tick(), ARGV[8])
+if status == 'disconnected' then return {participant_reply(ARGV[7]), false} end
+local ms = tick()
+local reply = disconnect(ARGV[7], ms, ARGV[8])
+return {reply, ended(after_leaving(ms))}
 `);
 
 // ARGV[7]: the participant's sid.
@@ -211,17 +269,62 @@ return page
 // Returns the room's fields.
 const completeRoom = roomScript(String.raw`
 if not owned() then return false end
-if redis.call('HGET', room_key, 'status') == 'in-progress' then
-  local ms = tick()
-  for _, sid in ipairs(redis.call('HVALS', present_key)) do disconnect(sid, ms, 'room-completed') end
-  local finish = time13(ms)
-  local created = redis.call('HGET', room_key, 'date_created')
-  if finish < created then finish = created end
-  redis.call('HSET', room_key, 'status', 'completed', 'end_time', finish, 'date_updated', finish)
-  append(ms, 'room-ended', false, false)
-end
+if redis.call('HGET', room_key, 'status') == 'in-progress' then complete(tick(), 'completed') end
 return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
 `);
+
+// ARGV[7]: a timer of the room's shard that is due. Re-checks, in the room's
+// own step, that what it waits for still holds and is due, and then ends
+// what it ends: a stale timer (someone joined, the room ended by hand, the
+// participant left) is only removed, so a timer fires once however many
+// instances race for it. Returns 'stale', 'early' (scheduled again for when
+// it is due) or 'fired' with the room's fields if the room ended.
+const fireTimer = roomScript(String.raw`
+local member = ARGV[7]
+redis.call('ZREM', timers_key, member)
+local kind, participant = string.match(member, '^(%a+):RM%x+:?(.*)$')
+local room = redis.call('HMGET', room_key, 'status', 'date_created', 'unused_room_timeout', 'empty_room_timeout',
+  'used', 'emptied_at', 'ends_by', 'max_participant_duration')
+if room[1] ~= 'in-progress' then return {'stale'} end
+local due
+if kind == 'unused' then
+  if room[5] then return {'stale'} end
+  due = tonumber(room[2]) + tonumber(room[3]) * 60000
+elseif kind == 'empty' then
+  if redis.call('HLEN', present_key) > 0 or not room[6] then return {'stale'} end
+  due = tonumber(room[6]) + tonumber(room[4]) * 60000
+elseif kind == 'room' and room[7] then
+  due = tonumber(room[7])
+elseif kind == 'participant' then
+  local p = redis.call('HMGET', participant_key(participant), 'status', 'start_time')
+  if not p[1] or p[1] == 'disconnected' then return {'stale'} end
+  due = tonumber(p[2]) + tonumber(room[8]) * 1000
+else
+  return {'stale'}
+end
+if tick_after(nil, now) < due then
+  redis.call('ZADD', timers_key, due, member)
+  return {'early'}
+end
+local ms = tick()
+if kind == 'participant' then
+  disconnect(participant, ms, 'max-duration')
+  return {'fired', ended(after_leaving(ms))}
+end
+local reasons = {unused = 'unused-timeout', empty = 'empty-timeout', room = 'max-duration'}
+complete(ms, reasons[kind])
+return {'fired', ended(true)}
+`);
+
+// The shard's timers. KEYS: the timers. ARGV: the time ('' for Redis'
+// clock), the most to return. Returns the due ones, earliest first, each
+// followed by when it was due.
+const dueTimers: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: common + String.raw`
+return redis.call('ZRANGE', KEYS[1], '-inf', tick_after(nil, ARGV[1]), 'BYSCORE', 'LIMIT', 0, ARGV[2], 'WITHSCORES')
+`,
+};
 
 // Account slot. KEYS: names, in-progress rooms by created, in-progress rooms
 // by name, the account's clock, pending rooms. ARGV: unique name, room sid,
@@ -312,6 +415,8 @@ export const scripts = {
   rcAnonymizeParticipant: anonymizeParticipant,
   rcListParticipants: listParticipants,
   rcCompleteRoom: completeRoom,
+  rcFireTimer: fireTimer,
+  rcDueTimers: dueTimers,
   rcClaimRoomName: claimRoomName,
   rcReleaseRoomName: releaseRoomName,
   rcReadLog: readLog,

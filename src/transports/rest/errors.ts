@@ -11,6 +11,7 @@ const twilioErrors: Record<ErrorReason, { status: number; code: number }> = {
   room_name_invalid_characters: { status: 400, code: 53102 },
   max_participants_out_of_range: { status: 400, code: 53107 },
   timeout_out_of_range: { status: 400, code: 53109 },
+  max_participant_duration_out_of_range: { status: 400, code: 53123 },
   page_size_out_of_range: { status: 400, code: 20007 },
   status_invalid: { status: 400, code: 53112 },
   status_callback_invalid: { status: 400, code: 53111 },

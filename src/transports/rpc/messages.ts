@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { DisconnectReason, EventSchema, EventType, type Event } from "../../../gen/rollcall/v1/event_pb.js";
+import { DisconnectReason, EventSchema, EventType, RoomEndReason, type Event } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantSchema, ParticipantStatus, type Participant } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomSchema, RoomStatus, type Room } from "../../../gen/rollcall/v1/room_pb.js";
 import { durationSeconds } from "../../operations/duration.js";
@@ -106,6 +106,15 @@ const disconnectReasonValues: Record<records.DisconnectReason, DisconnectReason>
   replaced: DisconnectReason.REPLACED,
   left: DisconnectReason.LEFT,
   "room-completed": DisconnectReason.ROOM_COMPLETED,
+  "max-duration": DisconnectReason.MAX_DURATION,
+};
+
+const roomEndReasonValues: Record<records.RoomEndReason, RoomEndReason> = {
+  completed: RoomEndReason.COMPLETED,
+  "unused-timeout": RoomEndReason.UNUSED_TIMEOUT,
+  "empty-timeout": RoomEndReason.EMPTY_TIMEOUT,
+  "max-duration": RoomEndReason.MAX_DURATION,
+  "last-participant-left": RoomEndReason.LAST_PARTICIPANT_LEFT,
 };
 
 export function eventMessage(cursor: string, e: records.ChangeEvent): Event {
@@ -118,6 +127,7 @@ export function eventMessage(cursor: string, e: records.ChangeEvent): Event {
     roomSid: e.roomSid,
     room: roomMessage(e.room),
     participant: e.participant && participantMessage(e.participant),
-    reason: e.reason === undefined ? DisconnectReason.UNSPECIFIED : disconnectReasonValues[e.reason],
+    reason: e.type === "participant-disconnected" ? disconnectReasonValues[e.reason as records.DisconnectReason] : DisconnectReason.UNSPECIFIED,
+    roomEndReason: e.type === "room-ended" ? roomEndReasonValues[e.reason as records.RoomEndReason] : RoomEndReason.UNSPECIFIED,
   });
 }

@@ -204,6 +204,8 @@ export class ConcurrentRun {
     const bySid = participantSidForm.test(ref);
     if (bySid) log.participantSids.add(ref);
     else log.identities.add(ref);
+    // An ad-hoc room ends with its last participant: a kick may complete it.
+    log.completionRefs.add(canonical(room, roomSidForm) ?? room);
     return this.op("kick", `${show(ref)} in ${show(room)}`, () => this.participantOps.update(this.account, room, ref, "disconnected"), (outcome) => {
       if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
       const p = outcome.value;

@@ -262,7 +262,9 @@ export class SerialRun {
     return accept(room);
   }
 
-  private roomRecord(sid: string, account: string, input: CreateRoomInput): RoomRecord {
+  // A room as created through the API, or (adHoc) by a join: ad-hoc rooms
+  // have no timeouts and end when their last participant leaves.
+  private roomRecord(sid: string, account: string, input: CreateRoomInput, adHoc = false): RoomRecord {
     return {
       sid,
       accountSid: account,
@@ -271,8 +273,8 @@ export class SerialRun {
       type: input.type || "group",
       maxParticipants: input.maxParticipants ?? Math.min(50, maxParticipantsLimit),
       maxParticipantDuration: 14400,
-      emptyRoomTimeout: 5,
-      unusedRoomTimeout: 5,
+      emptyRoomTimeout: adHoc ? 0 : 5,
+      unusedRoomTimeout: adHoc ? 0 : 5,
       statusCallback: input.statusCallback ?? "",
       statusCallbackMethod: (input.statusCallbackMethod || "POST").toUpperCase(),
       dateCreated: this.time,
@@ -309,7 +311,7 @@ export class SerialRun {
     let room = predicted.value;
     if (room === undefined) {
       this.expectNewSid(participant.roomSid, roomSidForm, this.model.has(participant.roomSid));
-      room = this.model.add(this.roomRecord(participant.roomSid, account, { uniqueName: target }));
+      room = this.model.add(this.roomRecord(participant.roomSid, account, { uniqueName: target }, true));
     }
     const previous = presentWith(room, identity);
     // The room's log gains the displaced participant's disconnect, then this connect.
@@ -351,9 +353,20 @@ export class SerialRun {
     this.stats.count("kick", outcome);
     if (!predicted.ok) return expectRefused(outcome, predicted.reason);
     this.touchedIdentities.add(predicted.value.identity);
-    if (isPresent(predicted.value)) this.model.get(predicted.value.roomSid).events++;
+    const kickedFrom = this.model.get(predicted.value.roomSid);
+    const wasPresent = isPresent(predicted.value);
+    if (wasPresent) kickedFrom.events++;
     disconnectAt(predicted.value, this.time);
     expect(succeeded(outcome)).to.deep.equal(predicted.value);
+    const { record } = kickedFrom;
+    if (wasPresent && record.emptyRoomTimeout === 0 && record.status === "in-progress" && !kickedFrom.participants.some(isPresent)) {
+      // An ad-hoc room ends with its last participant.
+      record.status = "completed";
+      record.endTime = Math.max(this.time, record.dateCreated);
+      record.dateUpdated = record.endTime;
+      kickedFrom.events++;
+      this.touchedRooms.add(record.sid);
+    }
   }
 
   private async anonymize(): Promise<void> {
@@ -476,6 +489,7 @@ export class SerialRun {
       [5, () => ""],
     ])();
     const filters = { room, identity, dateCreatedAfter: this.timeBound(), dateCreatedBefore: this.timeBound() };
+    let listedRoom: string | undefined;
     return {
       label: `list participants ${show({ ...filters, status })} of ${account}`,
       statuses: participantStatuses,
@@ -487,6 +501,10 @@ export class SerialRun {
       expected: (asked) => {
         const found = this.predictRoom(account, room);
         if (!found.ok) return found;
+        // A page token names the room listed: once another room holds the
+        // name (the first ended), the listing cannot go on.
+        listedRoom ??= found.value.record.sid;
+        if (found.value.record.sid !== listedRoom) return refuse("invalid_parameter");
         const settled = asked ?? (found.value.record.status === "in-progress" ? "connected" : "disconnected");
         const records = found.value.participants
           .filter((p) => p.status === settled && (!identity || p.identity === identity) && inWindow(p.startTime, filters))
