@@ -1,5 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { EventService, Event } from "../../gen/rollcall/v1/event_pb.js";
+import type { ChangeEvent } from "../../src/store/records.js";
+import type { Store } from "../../src/store/store.js";
 
 // Reads a Watch until `enough` says so or the deadline passes, then cancels
 // it; returns what arrived and the last cursor seen.
@@ -32,4 +34,21 @@ export async function watchUntil(
 // "sequence type" of each event of one room, for comparing logs.
 export function sequencesOf(events: Event[], roomSid: string): number[] {
   return events.filter((event) => event.roomSid === roomSid).map((event) => Number(event.sequence));
+}
+
+// Every event of a room's log, read from the store up to its end now.
+export async function roomLog(store: Store, accountSid: string, roomSid: string): Promise<ChangeEvent[]> {
+  const end = (await store.listParticipants(accountSid, roomSid, { status: "connected", limit: 1 })).logId;
+  const events: ChangeEvent[] = [];
+  if (end === "0-0") return events;
+  const stop = new AbortController();
+  try {
+    for await (const batch of store.followLog({ accountSid, roomSid }, "0-0", { signal: stop.signal, keepAliveMs: 5000 })) {
+      events.push(...batch.events.map(({ event }) => event));
+      if (batch.lastId === end) break;
+    }
+  } finally {
+    stop.abort();
+  }
+  return events;
 }
