@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
 import { cpus } from "node:os";
 import { newSid } from "../src/operations/sids.js";
 import { RedisStore } from "../src/store/redis/redis-store.js";
@@ -95,6 +96,8 @@ async function firingLag(store: RedisStore): Promise<{ rooms: number; p50: numbe
   }
   const lags: number[] = [];
   const stop = new AbortController();
+  // One signal stops the 16 shard followers.
+  setMaxListeners(0, stop.signal);
   const sweeper = new TimerSweeper(store, { accounts: [account], intervalMs: 250 }, () => undefined);
   const followers = Array.from({ length: logShards }, async (_, shard) => {
     try {
