@@ -370,7 +370,7 @@ eachBackend((backend) => {
       }
       const byKey = grpcJs(ParticipantService, address, apiKeyAuthorization);
       try {
-        const { participant } = await byKey.get(request);
+        const participant = (await byKey.get(request)).participant!;
         expect(participant.sid).to.equal(seeded.alice.sid);
         expect(participant.accountSid).to.equal(testAccount.sid);
       } finally {

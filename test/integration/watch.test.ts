@@ -17,7 +17,7 @@ import type { Store } from "../../src/store/store.js";
 import { openStore, startServer } from "../../src/server.js";
 import { connectErrorOf } from "../../src/transports/rpc/errors.js";
 import { eachBackend } from "../support/backends.js";
-import { connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "../support/clients.js";
+import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "../support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "../support/rollcall.js";
 
 const run = promisify(execFile);
@@ -123,8 +123,8 @@ function watchConnect(client: Client<typeof EventService>, room: string, after =
 }
 
 // A grpc-js client's Watch as an async iterable, and the call to cancel.
-function watchGrpcJs(client: ReturnType<typeof grpcJs>, room: string, after = ""): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
-  const call = client.raw.watch({ room, after }, client.metadata()) as grpc.ClientReadableStream<EventServiceWatchResponse>;
+function watchGrpcJs(client: GrpcJsClient<typeof EventService>, room: string, after = ""): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
+  const call = client.raw.watch({ room, after }, client.metadata());
   return { watcher: new Watcher(call as AsyncIterable<EventServiceWatchResponse>), call };
 }
 
@@ -432,7 +432,7 @@ describe("Watch: the stream's life on the server", () => {
       const client = grpcJs(EventService, `127.0.0.1:${server.grpcPort}`);
       const participants = grpcJs(ParticipantService, `127.0.0.1:${server.grpcPort}`);
       const name = `grpc-${Date.now()}`;
-      const roomSid = (await participants.join({ room: name, identity: "g" })).participant.roomSid as string;
+      const roomSid = (await participants.join({ room: name, identity: "g" })).participant!.roomSid;
       const room = watchGrpcJs(client, roomSid);
       const account = watchGrpcJs(client, "");
       await room.watcher.start();
