@@ -298,7 +298,7 @@ eachBackend((backend) => {
         const joined = (await participants.join({ room, identity: "buf" })).participant!;
         const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: ${testAuthorization}`];
         const get = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
-        expect(JSON.parse(get.stdout).participant.sid).to.equal(joined.sid);
+        expect((JSON.parse(get.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
         const list = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
         expect(list.stdout).to.contain(joined.sid);
       });

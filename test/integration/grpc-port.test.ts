@@ -89,7 +89,7 @@ eachBackend((backend) => {
         "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-u", `${testAccount.sid}:${testAccount.token}`,
         "-d", JSON.stringify({ room, participant: "buf" }), `${url}/rollcall.v1.ParticipantService/Get`,
       ]);
-      expect(JSON.parse(got.stdout).participant.sid).to.equal(joined.sid);
+      expect((JSON.parse(got.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
     });
   });
 });

@@ -17,7 +17,7 @@ import type { Store } from "../../src/store/store.js";
 import { openStore, startServer } from "../../src/server.js";
 import { connectErrorOf } from "../../src/transports/rpc/errors.js";
 import { eachBackend } from "../support/backends.js";
-import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "../support/clients.js";
+import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection, yielded } from "../support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "../support/rollcall.js";
 
 const run = promisify(execFile);
@@ -498,7 +498,7 @@ describe("EventOperations on a memory store", () => {
     const room = await rooms.create(testAccount.sid, {});
     const signal = new AbortController();
     const first = operations.watch(testAccount.sid, { room: room.sid, after: "" }, signal.signal)[Symbol.asyncIterator]();
-    const start = (await first.next()).value!.cursor;
+    const start = yielded(await first.next()).cursor;
     await first.return!();
     for (let i = 0; i < 3; i++) {
       clock += 100;
@@ -523,9 +523,9 @@ describe("EventOperations on a memory store", () => {
     const stop = new AbortController();
     const batches = operations.watch(testAccount.sid, { room: "", after: "" }, stop.signal)[Symbol.asyncIterator]();
     const started = Date.now();
-    const first = (await batches.next()).value!;
+    const first = yielded(await batches.next());
     for (let i = 0; i < 3; i++) {
-      const keepAlive = (await batches.next()).value!;
+      const keepAlive = yielded(await batches.next());
       expect(keepAlive.events).to.have.length(0);
       expect(keepAlive.cursor).to.equal(first.cursor);
     }

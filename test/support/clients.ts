@@ -105,6 +105,12 @@ export async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
   return all;
 }
 
+// The message a stream's next() gave; fails the test if the stream ended instead.
+export function yielded<T>(result: IteratorResult<T, unknown>): T {
+  if (result.done) throw new Error("expected a message, but the stream ended");
+  return result.value;
+}
+
 // The error a call fails with; fails the test if the call succeeds.
 export async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
   try {
