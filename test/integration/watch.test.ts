@@ -59,7 +59,7 @@ class Reader<T> {
     // grpc-js fails a call with its status: the same codes as Connect's.
     const status = this.failure as { code?: unknown; details?: unknown };
     if (!(this.failure instanceof ConnectError) && typeof status.code === "number" && typeof status.details === "string") {
-      return new ConnectError(status.details, status.code as Code);
+      return new ConnectError(status.details, status.code);
     }
     return ConnectError.from(this.failure);
   }

@@ -27,7 +27,7 @@ async function rollcallProcess(redisUrl: string, credentialsFile: string, env: R
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start serving" });
   if (child.exitCode !== null) throw new Error(`rollcall exited: ${output}`);
   return { url: `http://127.0.0.1:${port}`, child };
