@@ -20,12 +20,14 @@ import { roomKeys } from "../src/store/redis/keys.js";
 // size, and nothing else (no authentication, no validation, no routing).
 // Usage: node --import tsx bench/baseline-servers.ts grpc|connect|http PORT REDIS_URL ACCOUNT_SID
 
-const [kind, portText, redisUrl, accountSid] = process.argv.slice(2);
+const args = process.argv.slice(2);
+if (args.length < 4) throw new Error("usage: node --import tsx bench/baseline-servers.ts grpc|connect|http PORT REDIS_URL ACCOUNT_SID");
+const [kind, portText, redisUrl, accountSid] = args as [string, string, string, string];
 const port = Number(portText);
 const redis = new Redis(redisUrl, { enableAutoPipelining: true });
 
 async function participant(room: string, sid: string): Promise<Record<string, string>> {
-  const fields = await redis.hgetall(roomKeys(accountSid!, room).participant(sid));
+  const fields = await redis.hgetall(roomKeys(accountSid, room).participant(sid));
   return { sid, room, ...fields };
 }
 
@@ -86,6 +88,10 @@ switch (kind) {
     http
       .createServer((req, res) => {
         const [, , , room, , sid] = (req.url ?? "").split("/");
+        if (room === undefined || sid === undefined) {
+          res.writeHead(404).end();
+          return;
+        }
         participant(room, sid)
           .then((p) => {
             const url = `http://${req.headers.host}/v1/Rooms/${p.room}/Participants/${p.sid}`;

@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000, retentionMs: 86_400_000, retentionPerRoom: 10_000, maxRoomMs: 86_400_000 });
     const getRoom = await seedRoom(store, 2);
     const [target] = (await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 })).participants;
+    if (target === undefined) throw new Error("the seeded room lists no connected participant");
     const listRooms = [];
     for (const size of listSizes) listRooms.push({ size, room: await seedRoom(store, size) });
     const tokens = await Promise.all(listRooms.map(({ size, room: r }) => middleToken(store, r.sid, size / 2)));
@@ -199,11 +200,11 @@ async function main(): Promise<void> {
     const pages: LoadResult[] = [];
     for (const [i, { size, room: r }] of listRooms.entries()) {
       console.log(`measuring a List page in a room of ${size} ...`);
-      const url = `http://127.0.0.1:${ports.rollcall}/v1/Rooms/${r.sid}/Participants?PageSize=50&PageToken=${tokens[i]}`;
+      const url = `http://127.0.0.1:${ports.rollcall}/v1/Rooms/${r.sid}/Participants?PageSize=50&PageToken=${tokens[i]!}`;
       pages.push(await wrk({ url, headers: { authorization }, seconds, connections: 10 }));
       rows.push({ name: `List page of 50 from the middle, room of ${size.toLocaleString("en-US")} (REST, wrk -c 10)`, rollcall: pages.at(-1)!, goal: "" });
     }
-    const listRatio = pages.at(-1)!.p50Ms / pages[0].p50Ms;
+    const listRatio = pages.at(-1)!.p50Ms / pages[0]!.p50Ms;
     rows.push({ name: "List page p50: 100 000 vs 1 000 participants", rollcall: pages.at(-1)!, baseline: pages[0], ratio: listRatio, goal: "<= 1.5", met: listRatio <= 1.5 && pages.every((page) => page.failed === 0) });
 
     console.log("measuring Join ...");

@@ -31,7 +31,7 @@ export class BasicAuth {
   private verify(authorization: string): string | undefined {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
     if (match === null) return undefined;
-    const decoded = Buffer.from(match[1], "base64").toString("utf8");
+    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return undefined;
     const user = this.credentials.users.get(decoded.slice(0, colon));

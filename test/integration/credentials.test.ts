@@ -57,7 +57,7 @@ describe("credentials", () => {
         const timer = setTimeout(() => finish(new Error(`no "serving" line in ${timeoutMs} ms; stdout: ${started.stdout()} stderr: ${started.stderr()}`)), timeoutMs);
         const check = () => {
           const match = /serving .* on (http:\/\/\S+)/.exec(started.stdout());
-          if (match) finish(undefined, match[1]!);
+          if (match) finish(undefined, match[1]);
         };
         const onExit = (code: number | null) => finish(new Error(`exited with ${code} before serving; stdout: ${started.stdout()} stderr: ${started.stderr()}`));
         function finish(error: Error | undefined, url?: string) {

@@ -241,7 +241,7 @@ eachBackend((backend) => {
     });
 
     describe("gRPC over HTTP/2 with @grpc/grpc-js", () => {
-      let client: GrpcJsClient;
+      let client: GrpcJsClient<typeof ParticipantService>;
       before(() => {
         client = grpcJs(ParticipantService, `127.0.0.1:${server.port}`);
       });
@@ -249,19 +249,25 @@ eachBackend((backend) => {
 
       it("joins, gets by identity, kicks and streams List pages", async () => {
         const room = freshRoomName();
-        const joined = (await client.join({ room, identity: "grpc" })).participant;
-        expect((await client.get(create(ParticipantServiceGetRequestSchema, { room, participant: "grpc" }))).participant.sid).to.equal(joined.sid);
+        const joined = (await client.join({ room, identity: "grpc" })).participant!;
+        expect((await client.get(create(ParticipantServiceGetRequestSchema, { room, participant: "grpc" }))).participant!.sid).to.equal(joined.sid);
         for (let i = 0; i < 4; i++) await client.join({ room, identity: `g${i}` });
         const pages = await client.list({ room, pageSize: 2 });
-        expect(pages.map((p: { participants: unknown[] }) => p.participants.length)).to.deep.equal([2, 2, 1]);
-        const kicked = (await client.update({ room, participant: joined.sid, status: ParticipantStatus.DISCONNECTED })).participant;
+        expect(pages.map((p) => p.participants.length)).to.deep.equal([2, 2, 1]);
+        const kicked = (await client.update({ room, participant: joined.sid, status: ParticipantStatus.DISCONNECTED })).participant!;
         expect(kicked.status).to.equal(ParticipantStatus.DISCONNECTED);
       });
 
       it("returns gRPC status codes: NOT_FOUND and INVALID_ARGUMENT with the field", async () => {
-        const missing = await client.get({ room: "nowhere", participant: "x" }).catch((e: grpc.ServiceError) => e);
+        const missing = await client.get({ room: "nowhere", participant: "x" }).then(
+          () => expect.fail("expected the call to fail"),
+          (e: grpc.ServiceError) => e,
+        );
         expect(missing.code).to.equal(grpc.status.NOT_FOUND);
-        const invalid = await client.join({ room: freshRoomName(), identity: "" }).catch((e: grpc.ServiceError) => e);
+        const invalid = await client.join({ room: freshRoomName(), identity: "" }).then(
+          () => expect.fail("expected the call to fail"),
+          (e: grpc.ServiceError) => e,
+        );
         expect(invalid.code).to.equal(grpc.status.INVALID_ARGUMENT);
         expect(invalid.details).to.match(/^identity must not be empty/);
       });
@@ -293,7 +299,7 @@ eachBackend((backend) => {
         const joined = (await participants.join({ room, identity: "buf" })).participant!;
         const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: ${testAuthorization}`];
         const get = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
-        expect(JSON.parse(get.stdout).participant.sid).to.equal(joined.sid);
+        expect((JSON.parse(get.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
         const list = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
         expect(list.stdout).to.contain(joined.sid);
       });

@@ -1,3 +1,4 @@
+import type { DescService } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
@@ -7,7 +8,7 @@ import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/par
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { newSid } from "../../src/operations/sids.js";
 import { eachBackend } from "../support/backends.js";
-import { grpcJs, type GrpcJsClient } from "../support/clients.js";
+import { grpcJs } from "../support/clients.js";
 import { basic, otherAuthorization, startRollcall, testAccount, testApiKey } from "../support/rollcall.js";
 
 const run = promisify(execFile);
@@ -18,8 +19,8 @@ eachBackend((backend) => {
   describe(`the @grpc/grpc-js port (${backend.name})`, () => {
     let server: Awaited<ReturnType<typeof startRollcall>>;
     let address: string;
-    const clients: GrpcJsClient[] = [];
-    const client = (service: Parameters<typeof grpcJs>[0], authorization?: string) => {
+    const clients: { close(): void }[] = [];
+    const client = <S extends DescService>(service: S, authorization?: string) => {
       const made = grpcJs(service, address, authorization);
       clients.push(made);
       return made;
@@ -38,15 +39,15 @@ eachBackend((backend) => {
     it("joins, gets, kicks and streams List pages", async () => {
       const participants = client(ParticipantService);
       const room = `grpc-port-${Date.now()}`;
-      const alice = (await participants.join({ room, identity: "alice" })).participant;
+      const alice = (await participants.join({ room, identity: "alice" })).participant!;
       for (let i = 0; i < 4; i++) await participants.join({ room, identity: `p${i}` });
-      expect((await participants.get({ room, participant: "alice" })).participant.sid).to.equal(alice.sid);
+      expect((await participants.get({ room, participant: "alice" })).participant!.sid).to.equal(alice.sid);
       const pages = await participants.list({ room, pageSize: 2 });
-      expect(pages.map((page: { participants: unknown[] }) => page.participants.length)).to.deep.equal([2, 2, 1]);
-      const kicked = (await participants.update({ room, participant: alice.sid, status: ParticipantStatus.DISCONNECTED })).participant;
+      expect(pages.map((page) => page.participants.length)).to.deep.equal([2, 2, 1]);
+      const kicked = (await participants.update({ room, participant: alice.sid, status: ParticipantStatus.DISCONNECTED })).participant!;
       expect(kicked.status).to.equal(ParticipantStatus.DISCONNECTED);
       const rooms = client(RoomService);
-      expect((await rooms.get({ room })).room.sid).to.equal(alice.roomSid);
+      expect((await rooms.get({ room })).room!.sid).to.equal(alice.roomSid);
     });
 
     it("answers with the same status codes as the main port", async () => {
@@ -56,7 +57,7 @@ eachBackend((backend) => {
       const invalid = await failure(participants.join({ room: "r", identity: "x".repeat(200) }));
       expect(invalid.code).to.equal(grpc.status.INVALID_ARGUMENT);
       expect(invalid.details).to.equal("identity must be at most 128 characters, got 200");
-      const badStatus = await failure(participants.update({ room: "r", participant: "x", status: 99 }));
+      const badStatus = await failure(participants.update({ room: "r", participant: "x", status: 99 as ParticipantStatus }));
       expect(badStatus.code).to.equal(grpc.status.INVALID_ARGUMENT);
     });
 
@@ -66,7 +67,7 @@ eachBackend((backend) => {
         expect(err.code, authorization).to.equal(grpc.status.UNAUTHENTICATED);
       }
       const room = `keyed-${Date.now()}`;
-      const joined = (await client(ParticipantService, basic(testApiKey.sid, testApiKey.secret)).join({ room, identity: "k" })).participant;
+      const joined = (await client(ParticipantService, basic(testApiKey.sid, testApiKey.secret)).join({ room, identity: "k" })).participant!;
       expect(joined.accountSid).to.equal(testAccount.sid);
       const foreign = await failure(client(ParticipantService, otherAuthorization).get({ room: joined.roomSid, participant: joined.sid }));
       expect(foreign.code).to.equal(grpc.status.NOT_FOUND);
@@ -83,12 +84,12 @@ eachBackend((backend) => {
       const listed = await run("node_modules/.bin/buf", ["curl", "--protocol", "grpc", "--list-services", url]);
       expect(listed.stdout.split("\n")).to.include.members(["rollcall.v1.ParticipantService", "rollcall.v1.RoomService", "grpc.health.v1.Health"]);
       const room = `buf-grpc-port-${Date.now()}`;
-      const joined = (await client(ParticipantService).join({ room, identity: "buf" })).participant;
+      const joined = (await client(ParticipantService).join({ room, identity: "buf" })).participant!;
       const got = await run("node_modules/.bin/buf", [
         "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-u", `${testAccount.sid}:${testAccount.token}`,
         "-d", JSON.stringify({ room, participant: "buf" }), `${url}/rollcall.v1.ParticipantService/Get`,
       ]);
-      expect(JSON.parse(got.stdout).participant.sid).to.equal(joined.sid);
+      expect((JSON.parse(got.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
     });
   });
 });
@@ -98,14 +99,14 @@ describe("the @grpc/grpc-js port at shutdown", () => {
     const server = await startRollcall({ maxParticipants: 5000 });
     const address = `127.0.0.1:${server.grpcPort}`;
     const rooms = grpcJs(RoomService, address);
-    const room = (await rooms.create({ maxParticipants: 5000 })).room;
+    const room = (await rooms.create({ maxParticipants: 5000 })).room!;
     for (let i = 0; i < 3000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`);
     const participants = grpcJs(ParticipantService, address);
     try {
       const pages: { participants: unknown[]; nextPageToken: string }[] = [];
       let closing: Promise<void> | undefined;
       const status = await new Promise<grpc.ServiceError | undefined>((resolve) => {
-        const stream = participants.raw.list!({ room: room.sid, pageSize: 100 }, participants.metadata());
+        const stream = participants.raw.list({ room: room.sid, pageSize: 100 }, participants.metadata());
         stream.on("data", (page: { participants: unknown[]; nextPageToken: string }) => {
           pages.push(page);
           closing ??= server.close();

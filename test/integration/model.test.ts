@@ -47,7 +47,7 @@ describe(`model-based operations (seed ${seed}, ${steps} steps)`, function () {
 
   // A store reading its wall clock from `now`.
   const backends: [string, (now: () => number) => Promise<Store>][] = [
-    ["memory store", async (now) => new MemoryStore({ ...testLimits, now })],
+    ["memory store", (now) => Promise.resolve(new MemoryStore({ ...testLimits, now }))],
     ["redis store", async (now) => RedisStore.connect(redis!.url, { commandTimeoutMs: 5000, ...testLimits, now })],
   ];
 

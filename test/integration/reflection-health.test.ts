@@ -10,7 +10,7 @@ import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { healthService } from "../../src/transports/rpc/health.js";
-import { collect, connectBinaryHttp2, connectJsonHttp1, rejection } from "../support/clients.js";
+import { collect, connectBinaryHttp2, connectJsonHttp1, rejection, yielded } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRollcall, testAccount } from "../support/rollcall.js";
 import { settledFlag, waitFor } from "../support/wait.js";
@@ -28,15 +28,16 @@ const allServices = [
 ];
 
 // buf curl with the schema from server reflection only. A failed call comes
-// back as its JSON error, which buf prints to stderr.
-async function bufCurl(args: string[]): Promise<{ ok: true; body: any } | { ok: false; error: { code: string; message: string } }> {
+// back as its JSON error, which buf prints to stderr. Body is the JSON the
+// call is expected to answer (undefined for no output).
+async function bufCurl<Body = unknown>(args: string[]): Promise<{ ok: true; body: Body } | { ok: false; error: { code: string; message: string } }> {
   try {
     const { stdout } = await run("node_modules/.bin/buf", ["curl", ...args], { timeout: 15_000 });
-    return { ok: true, body: stdout.trim() === "" ? undefined : JSON.parse(stdout) };
+    return { ok: true, body: (stdout.trim() === "" ? undefined : JSON.parse(stdout)) as Body };
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
     if (!stderr.trimStart().startsWith("{")) throw error;
-    return { ok: false, error: JSON.parse(stderr) };
+    return { ok: false, error: JSON.parse(stderr) as { code: string; message: string } };
   }
 }
 
@@ -47,6 +48,7 @@ async function bufLines(args: string[]): Promise<string[]> {
 
 
 // Requests one at a time, as a bidi stream's input.
+// eslint-disable-next-line @typescript-eslint/require-await -- the generator is async to be an AsyncIterable; it has nothing to await
 async function* each<T>(items: T[]): AsyncIterable<T> {
   yield* items;
 }
@@ -93,10 +95,10 @@ describe("reflection and health", () => {
         const room = `reflected-${protocol.name}-${Date.now()}`;
         const joined = (await connectJsonHttp1(ParticipantService, server.url).join({ room, identity: "buf" })).participant!;
         const common = [...protocol.flags, "--reflect-protocol", "grpc-v1", "-u", `${testAccount.sid}:${testAccount.token}`];
-        const get = await bufCurl([...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
+        const get = await bufCurl<{ participant: { sid: string } }>([...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
         expect(get.ok && get.body.participant.sid).to.equal(joined.sid);
-        const list = await bufCurl([...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
-        expect(list.ok && list.body.participants.map((p: { sid: string }) => p.sid)).to.deep.equal([joined.sid]);
+        const list = await bufCurl<{ participants: { sid: string }[] }>([...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
+        expect(list.ok && list.body.participants.map((p) => p.sid)).to.deep.equal([joined.sid]);
       });
 
       it(`health Check through buf curl over ${protocol.name}: SERVING for the server and a service, NotFound for an unknown one`, async () => {
@@ -193,8 +195,8 @@ describe("reflection and health", () => {
       const client = connectBinaryHttp2(Health, server.url, "");
       const whole = client.watch({})[Symbol.asyncIterator]();
       const unknown = client.watch({ service: "no.such.Service" })[Symbol.asyncIterator]();
-      expect((await whole.next()).value?.status).to.equal(ServingStatus.SERVING);
-      expect((await unknown.next()).value?.status).to.equal(ServingStatus.SERVICE_UNKNOWN);
+      expect(yielded(await whole.next()).status).to.equal(ServingStatus.SERVING);
+      expect(yielded(await unknown.next()).status).to.equal(ServingStatus.SERVICE_UNKNOWN);
       // Past the next poll: neither stream has anything more to say, nor ends.
       const nextWhole = whole.next();
       const nextUnknown = unknown.next();
@@ -208,7 +210,7 @@ describe("reflection and health", () => {
 
       const started = Date.now();
       closing = server.close();
-      expect((await nextWhole).value?.status).to.equal(ServingStatus.NOT_SERVING);
+      expect(yielded(await nextWhole).status).to.equal(ServingStatus.NOT_SERVING);
       expect((await whole.next()).done).to.equal(true);
       expect((await nextUnknown).done).to.equal(true);
       // Well inside the 2 s grace: no Watch stream held the shutdown up.
@@ -249,7 +251,7 @@ describe("reflection and health", () => {
     });
 
     const check = async () => {
-      const result = await bufCurl(["--protocol", "grpc", "-d", "{}", `${server.url}/grpc.health.v1.Health/Check`]);
+      const result = await bufCurl<{ status: string }>(["--protocol", "grpc", "-d", "{}", `${server.url}/grpc.health.v1.Health/Check`]);
       return result.ok ? result.body.status : result.error.code;
     };
     const eventually = async (expected: string) => {

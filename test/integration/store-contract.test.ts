@@ -60,7 +60,7 @@ function sids(records: { sid: string }[]): string[] {
 
 interface OpenStore {
   store: TimedStore;
-  cleanup(): Promise<void>;
+  cleanup: () => Promise<void>;
 }
 
 function contract(name: string, open: () => Promise<OpenStore>): void {
@@ -611,10 +611,10 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
   });
 }
 
-contract("memory", async () => {
+contract("memory", () => {
   const clock = testClock(t0);
   const store = new TimedStore(new MemoryStore({ ...testLimits, now: clock.read }), clock);
-  return { store, cleanup: () => store.close() };
+  return Promise.resolve({ store, cleanup: () => store.close() });
 });
 
 eachRedisTarget((target) => {

@@ -7,6 +7,7 @@ import { newSid } from "../../src/operations/sids.js";
 import { eachBackend } from "../support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "../support/clients.js";
 import { basic, otherAccount, otherAuthorization, startRollcall, testAccount, testApiKey, testAuthorization } from "../support/rollcall.js";
+import type { ErrorJson, ParticipantJson, ParticipantPageJson, RoomJson, RoomPageJson } from "../support/twilio-json.js";
 
 // Two accounts on one server: neither may see, change or even learn of the
 // other's rooms and participants, on any route of any transport; and a call
@@ -38,10 +39,11 @@ const badCredentials: [string, string | undefined][] = [
 
 const apiKeyAuthorization = basic(testApiKey.sid, testApiKey.secret);
 
-interface RestAnswer {
+// body is the JSON the server answered, undefined for an empty body.
+interface RestAnswer<Body = unknown> {
   status: number;
   headers: Headers;
-  body: any;
+  body: Body;
 }
 
 eachBackend((backend) => {
@@ -71,7 +73,12 @@ eachBackend((backend) => {
       return { name, room, alice, bob };
     }
 
-    async function rest(method: "GET" | "POST", path: string, authorization: string | undefined, form?: Record<string, string>): Promise<RestAnswer> {
+    async function rest<Body = unknown>(
+      method: "GET" | "POST",
+      path: string,
+      authorization: string | undefined,
+      form?: Record<string, string>,
+    ): Promise<RestAnswer<Body>> {
       const headers: Record<string, string> = {};
       if (authorization !== undefined) headers.authorization = authorization;
       let body: string | undefined;
@@ -81,7 +88,7 @@ eachBackend((backend) => {
       }
       const res = await fetch(server.url + path, { method, headers, body });
       const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text === "" ? undefined : JSON.parse(text) };
+      return { status: res.status, headers: res.headers, body: (text === "" ? undefined : JSON.parse(text)) as Body };
     }
 
     // The 404 any missing resource gets: the same for another account's room
@@ -97,7 +104,7 @@ eachBackend((backend) => {
       });
     }
 
-    function expectUnauthorized(answer: RestAnswer, what: string): void {
+    function expectUnauthorized(answer: RestAnswer<ErrorJson>, what: string): void {
       expect(answer.status, what).to.equal(401);
       expect(answer.body, what).to.include({ code: 20003, status: 401, more_info: "https://www.twilio.com/docs/errors/20003" });
       expect(answer.body.message, what).to.be.a("string");
@@ -127,19 +134,27 @@ eachBackend((backend) => {
       const room = await rest("GET", `/v1/Rooms/${seeded.room.sid}`, testAuthorization);
       expect(room.status).to.equal(200);
       expect(room.body).to.include({ sid: seeded.room.sid, status: "in-progress", unique_name: seeded.name, account_sid: testAccount.sid, end_time: null });
-      const byName = await rest("GET", `/v1/Rooms/${encodeURIComponent(seeded.name)}`, testAuthorization);
+      const byName = await rest<RoomJson>("GET", `/v1/Rooms/${encodeURIComponent(seeded.name)}`, testAuthorization);
       expect(byName.body.sid).to.equal(seeded.room.sid);
       const alice = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants/${seeded.alice.sid}`, testAuthorization);
       expect(alice.status).to.equal(200);
       expect(alice.body).to.include({ sid: seeded.alice.sid, identity: "alice", status: "connected", end_time: null });
-      const aliceByIdentity = await rest("GET", `/v1/Rooms/${encodeURIComponent(seeded.name)}/Participants/alice`, testAuthorization);
+      const aliceByIdentity = await rest<ParticipantJson>(
+        "GET",
+        `/v1/Rooms/${encodeURIComponent(seeded.name)}/Participants/alice`,
+        testAuthorization,
+      );
       expect(aliceByIdentity.body.sid).to.equal(seeded.alice.sid);
       const bob = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants/${seeded.bob.sid}`, testAuthorization);
       expect(bob.body).to.include({ sid: seeded.bob.sid, identity: "bob", status: "disconnected" });
-      const connected = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants`, testAuthorization);
-      expect(connected.body.participants.map((p: { sid: string }) => p.sid)).to.deep.equal([seeded.alice.sid]);
-      const disconnected = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants?Status=disconnected`, testAuthorization);
-      expect(disconnected.body.participants.map((p: { sid: string; identity: string }) => [p.sid, p.identity])).to.deep.equal([[seeded.bob.sid, "bob"]]);
+      const connected = await rest<ParticipantPageJson>("GET", `/v1/Rooms/${seeded.room.sid}/Participants`, testAuthorization);
+      expect(connected.body.participants.map((p) => p.sid)).to.deep.equal([seeded.alice.sid]);
+      const disconnected = await rest<ParticipantPageJson>(
+        "GET",
+        `/v1/Rooms/${seeded.room.sid}/Participants?Status=disconnected`,
+        testAuthorization,
+      );
+      expect(disconnected.body.participants.map((p) => [p.sid, p.identity])).to.deep.equal([[seeded.bob.sid, "bob"]]);
     }
 
     it("another account's room and participants are not found on every REST route", async () => {
@@ -162,10 +177,10 @@ eachBackend((backend) => {
       }
       // Listings of the other account do not show the room either.
       for (const query of ["", `?UniqueName=${encodeURIComponent(seeded.name)}`, "?Status=in-progress", "?Status=completed"]) {
-        const list = await rest("GET", `/v1/Rooms${query}`, otherAuthorization);
+        const list = await rest<RoomPageJson>("GET", `/v1/Rooms${query}`, otherAuthorization);
         expect(list.status, query).to.equal(200);
-        expect(list.body.rooms.map((r: { sid: string }) => r.sid), query).to.not.include(seeded.room.sid);
-        for (const r of list.body.rooms as { account_sid: string }[]) expect(r.account_sid).to.equal(otherAccount.sid);
+        expect(list.body.rooms.map((r) => r.sid), query).to.not.include(seeded.room.sid);
+        for (const r of list.body.rooms) expect(r.account_sid).to.equal(otherAccount.sid);
       }
       await expectUnchanged(seeded);
     });
@@ -229,22 +244,22 @@ eachBackend((backend) => {
 
     it("the same unique name can be in progress in two accounts", async () => {
       const name = fresh("shared");
-      const one = await rest("POST", "/v1/Rooms", testAuthorization, { UniqueName: name });
+      const one = await rest<RoomJson>("POST", "/v1/Rooms", testAuthorization, { UniqueName: name });
       expect(one.status).to.equal(201);
-      const two = await rest("POST", "/v1/Rooms", otherAuthorization, { UniqueName: name });
+      const two = await rest<RoomJson>("POST", "/v1/Rooms", otherAuthorization, { UniqueName: name });
       expect(two.status).to.equal(201);
       expect(two.body.sid).to.not.equal(one.body.sid);
       expect([one.body.account_sid, two.body.account_sid]).to.deep.equal([testAccount.sid, otherAccount.sid]);
       expect([one.body.status, two.body.status]).to.deep.equal(["in-progress", "in-progress"]);
 
       const path = `/v1/Rooms/${encodeURIComponent(name)}`;
-      expect((await rest("GET", path, testAuthorization)).body.sid).to.equal(one.body.sid);
-      expect((await rest("GET", path, otherAuthorization)).body.sid).to.equal(two.body.sid);
-      const listed = await rest("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(name)}`, otherAuthorization);
-      expect(listed.body.rooms.map((r: { sid: string }) => r.sid)).to.deep.equal([two.body.sid]);
+      expect((await rest<RoomJson>("GET", path, testAuthorization)).body.sid).to.equal(one.body.sid);
+      expect((await rest<RoomJson>("GET", path, otherAuthorization)).body.sid).to.equal(two.body.sid);
+      const listed = await rest<RoomPageJson>("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(name)}`, otherAuthorization);
+      expect(listed.body.rooms.map((r) => r.sid)).to.deep.equal([two.body.sid]);
 
       // Within one account the name is still taken.
-      const again = await rest("POST", "/v1/Rooms", testAuthorization, { UniqueName: name });
+      const again = await rest<ErrorJson>("POST", "/v1/Rooms", testAuthorization, { UniqueName: name });
       expect(again.status).to.equal(400);
       expect(again.body.code).to.equal(53113);
       const againOverRpc = await rejection(connectJsonHttp1(RoomService, server.url, otherAuthorization).create({ uniqueName: name }));
@@ -287,7 +302,7 @@ eachBackend((backend) => {
           ["GET", `/v1/Rooms/${newSid("RM")}`],
         ];
         for (const [method, path, form] of requests) {
-          const answer = await rest(method, path, authorization, form);
+          const answer = await rest<ErrorJson>(method, path, authorization, form);
           expectUnauthorized(answer, `${label}: ${method} ${path}`);
           expect(JSON.stringify(answer.body), label).to.not.contain(seeded.room.sid.slice(2));
         }
@@ -295,7 +310,7 @@ eachBackend((backend) => {
       // None of those calls changed anything.
       await expectUnchanged(seeded);
       for (const name of attempted) {
-        const list = await rest("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(name)}`, testAuthorization);
+        const list = await rest<RoomPageJson>("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(name)}`, testAuthorization);
         expect(list.body.rooms, name).to.deep.equal([]);
       }
 
@@ -303,16 +318,16 @@ eachBackend((backend) => {
       const byKey = await rest("GET", `/v1/Rooms/${encodeURIComponent(seeded.name)}`, apiKeyAuthorization);
       expect(byKey.status).to.equal(200);
       expect(byKey.body).to.include({ sid: seeded.room.sid, account_sid: testAccount.sid });
-      const listed = await rest("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(seeded.name)}`, apiKeyAuthorization);
+      const listed = await rest<RoomPageJson>("GET", `/v1/Rooms?UniqueName=${encodeURIComponent(seeded.name)}`, apiKeyAuthorization);
       expect(listed.status).to.equal(200);
-      expect(listed.body.rooms.map((r: { sid: string }) => r.sid)).to.deep.equal([seeded.room.sid]);
+      expect(listed.body.rooms.map((r) => r.sid)).to.deep.equal([seeded.room.sid]);
       const participant = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants/alice`, apiKeyAuthorization);
       expect(participant.body).to.include({ sid: seeded.alice.sid, account_sid: testAccount.sid });
       const keyName = fresh("by-api-key");
-      const created = await rest("POST", "/v1/Rooms", apiKeyAuthorization, { UniqueName: keyName });
+      const created = await rest<RoomJson>("POST", "/v1/Rooms", apiKeyAuthorization, { UniqueName: keyName });
       expect(created.status).to.equal(201);
       expect(created.body.account_sid).to.equal(testAccount.sid);
-      expect((await rest("GET", `/v1/Rooms/${keyName}`, testAuthorization)).body.sid).to.equal(created.body.sid);
+      expect((await rest<RoomJson>("GET", `/v1/Rooms/${keyName}`, testAuthorization)).body.sid).to.equal(created.body.sid);
       expectNotFound(await rest("GET", `/v1/Rooms/${keyName}`, otherAuthorization), `/v1/Rooms/${keyName}`, "API key room as the other account");
       // The scheme is case-insensitive (RFC 7617).
       const lower = await rest("GET", "/v1/Rooms", testAuthorization.replace(/^Basic/, "basic"));
@@ -370,7 +385,7 @@ eachBackend((backend) => {
       }
       const byKey = grpcJs(ParticipantService, address, apiKeyAuthorization);
       try {
-        const { participant } = await byKey.get(request);
+        const participant = (await byKey.get(request)).participant!;
         expect(participant.sid).to.equal(seeded.alice.sid);
         expect(participant.accountSid).to.equal(testAccount.sid);
       } finally {

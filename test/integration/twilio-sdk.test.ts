@@ -103,8 +103,12 @@ eachBackend((backend) => {
       const participants = client.video.v1.rooms(room).participants;
       expect((await participants.list({ pageSize: 2 })).map((p) => p.sid)).to.deep.equal(sids);
       const walked: string[] = [];
-      await participants.each({ pageSize: 2 }, (p) => {
-        walked.push(p.sid);
+      // each() is declared to return void (its run-time promise is undocumented):
+      // the done option is what tells that the walk is over.
+      await new Promise<void>((resolve, reject) => {
+        participants.each({ pageSize: 2, done: (error?: Error) => (error ? reject(error) : resolve()) }, (p) => {
+          walked.push(p.sid);
+        });
       });
       expect(walked).to.deep.equal(sids);
       const firstPage = await participants.page({ pageSize: 2 });

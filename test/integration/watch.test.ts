@@ -17,7 +17,7 @@ import type { Store } from "../../src/store/store.js";
 import { openStore, startServer } from "../../src/server.js";
 import { connectErrorOf } from "../../src/transports/rpc/errors.js";
 import { eachBackend } from "../support/backends.js";
-import { connectBinaryHttp2, connectJsonHttp1, grpcJs, grpcWebHttp1, rejection } from "../support/clients.js";
+import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection, yielded } from "../support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "../support/rollcall.js";
 
 const run = promisify(execFile);
@@ -59,7 +59,7 @@ class Reader<T> {
     // grpc-js fails a call with its status: the same codes as Connect's.
     const status = this.failure as { code?: unknown; details?: unknown };
     if (!(this.failure instanceof ConnectError) && typeof status.code === "number" && typeof status.details === "string") {
-      return new ConnectError(status.details, status.code as Code);
+      return new ConnectError(status.details, status.code);
     }
     return ConnectError.from(this.failure);
   }
@@ -123,8 +123,8 @@ function watchConnect(client: Client<typeof EventService>, room: string, after =
 }
 
 // A grpc-js client's Watch as an async iterable, and the call to cancel.
-function watchGrpcJs(client: ReturnType<typeof grpcJs>, room: string, after = ""): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
-  const call = client.raw.watch({ room, after }, client.metadata()) as grpc.ClientReadableStream<EventServiceWatchResponse>;
+function watchGrpcJs(client: GrpcJsClient<typeof EventService>, room: string, after = ""): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
+  const call = client.raw.watch({ room, after }, client.metadata());
   return { watcher: new Watcher(call as AsyncIterable<EventServiceWatchResponse>), call };
 }
 
@@ -435,7 +435,7 @@ describe("Watch: the stream's life on the server", () => {
       const client = grpcJs(EventService, `127.0.0.1:${server.grpcPort}`);
       const participants = grpcJs(ParticipantService, `127.0.0.1:${server.grpcPort}`);
       const name = `grpc-${Date.now()}`;
-      const roomSid = (await participants.join({ room: name, identity: "g" })).participant.roomSid as string;
+      const roomSid = (await participants.join({ room: name, identity: "g" })).participant!.roomSid;
       const room = watchGrpcJs(client, roomSid);
       const account = watchGrpcJs(client, "");
       await room.watcher.start();
@@ -495,13 +495,13 @@ describe("Watch: the stream's life on the server", () => {
 describe("EventOperations on a memory store", () => {
   it("a cursor whose events are no longer retained is cursor_expired, OutOfRange over RPC", async () => {
     let clock = 1_000_000;
-    const store = new MemoryStore({ retentionMs: 10, retentionPerRoom: 1, now: () => clock });
+    const store = new MemoryStore({ retentionMs: 10, retentionPerRoom: 1, maxRoomMs: 86_400_000, now: () => clock });
     const rooms = new RoomOperations(store, { maxParticipants: 50 });
     const operations = new EventOperations(store, rooms, { keepAliveMs: 50 });
     const room = await rooms.create(testAccount.sid, {});
     const signal = new AbortController();
     const first = operations.watch(testAccount.sid, { room: room.sid, after: "" }, signal.signal)[Symbol.asyncIterator]();
-    const start = (await first.next()).value!.cursor;
+    const start = yielded(await first.next()).cursor;
     await first.return!();
     for (let i = 0; i < 3; i++) {
       clock += 100;
@@ -521,14 +521,14 @@ describe("EventOperations on a memory store", () => {
   });
 
   it("an idle account watch yields one keep-alive per interval, not one per shard", async () => {
-    const store = new MemoryStore({ retentionMs: 3_600_000, retentionPerRoom: 100 });
+    const store = new MemoryStore({ retentionMs: 3_600_000, retentionPerRoom: 100, maxRoomMs: 86_400_000 });
     const operations = new EventOperations(store, new RoomOperations(store, { maxParticipants: 50 }), { keepAliveMs: 100 });
     const stop = new AbortController();
     const batches = operations.watch(testAccount.sid, { room: "", after: "" }, stop.signal)[Symbol.asyncIterator]();
     const started = Date.now();
-    const first = (await batches.next()).value!;
+    const first = yielded(await batches.next());
     for (let i = 0; i < 3; i++) {
-      const keepAlive = (await batches.next()).value!;
+      const keepAlive = yielded(await batches.next());
       expect(keepAlive.events).to.have.length(0);
       expect(keepAlive.cursor).to.equal(first.cursor);
     }

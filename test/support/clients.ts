@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -27,16 +27,35 @@ export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string,
 }
 
 // A @grpc/grpc-js client built from the generated descriptors, with promise
-// wrappers: unary methods resolve to the response, streaming methods to every
-// message received. `raw` is the grpc-js client itself, for streams a test
-// reads at its own pace; `metadata()` carries the client's authorization.
-export type GrpcJsClient = Record<string, (request: object, metadata?: grpc.Metadata) => Promise<any>> & {
-  raw: grpc.Client & Record<string, (request: object, metadata: grpc.Metadata) => grpc.ClientReadableStream<any>>;
+// wrappers typed by the service's messages: unary methods resolve to the
+// response, server-streaming methods to every message received. `raw` is the
+// grpc-js client itself, for streams a test reads at its own pace;
+// `metadata()` carries the client's authorization.
+type MethodName<S extends DescService> = keyof S["method"] & string;
+type Request<S extends DescService, M extends MethodName<S>> = S["method"][M] extends { input: infer I extends DescMessage }
+  ? MessageInitShape<I>
+  : never;
+type Response<S extends DescService, M extends MethodName<S>> = S["method"][M] extends { output: infer O extends DescMessage }
+  ? MessageShape<O>
+  : never;
+type StreamingMethodName<S extends DescService> = {
+  [M in MethodName<S>]: S["method"][M] extends { methodKind: "server_streaming" } ? M : never;
+}[MethodName<S>];
+
+export type GrpcJsClient<S extends DescService> = {
+  [M in MethodName<S>]: (
+    request: Request<S, M>,
+    metadata?: grpc.Metadata,
+  ) => Promise<M extends StreamingMethodName<S> ? Response<S, M>[] : Response<S, M>>;
+} & {
+  raw: grpc.Client & {
+    [M in StreamingMethodName<S>]: (request: Request<S, M>, metadata: grpc.Metadata) => grpc.ClientReadableStream<Response<S, M>>;
+  };
   metadata(): grpc.Metadata;
   close(): void;
 };
 
-export function grpcJs(service: DescService, address: string, authorization = testAuthorization): GrpcJsClient {
+export function grpcJs<S extends DescService>(service: S, address: string, authorization = testAuthorization): GrpcJsClient<S> {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of service.methods) {
     definition[method.localName] = {
@@ -50,29 +69,33 @@ export function grpcJs(service: DescService, address: string, authorization = te
     };
   }
   const Constructor = grpc.makeGenericClientConstructor(definition, service.typeName);
-  const raw = new Constructor(address, grpc.credentials.createInsecure()) as unknown as GrpcJsClient["raw"] & Record<string, any>;
+  const raw = new Constructor(address, grpc.credentials.createInsecure());
   const metadata = () => {
     const made = new grpc.Metadata();
     if (authorization !== "") made.set("authorization", authorization);
     return made;
   };
-  const client = { raw, metadata, close: () => raw.close() } as GrpcJsClient;
-  for (const method of service.methods) {
-    const call = raw[method.localName].bind(raw);
-    client[method.localName] =
-      method.methodKind === "server_streaming"
-        ? (request: object, sent = metadata()) =>
-            new Promise((resolve, reject) => {
-              const received: unknown[] = [];
-              const stream = call(request, sent);
-              stream.on("data", (message: unknown) => received.push(message));
-              stream.on("error", reject);
-              stream.on("end", () => resolve(received));
-            })
-        : (request: object, sent = metadata()) =>
-            new Promise((resolve, reject) => call(request, sent, (error: unknown, response: unknown) => (error ? reject(error) : resolve(response))));
+  // The same calls the generated methods of `raw` make, through grpc.Client's typed API.
+  const wrappers: Record<string, (request: object, metadata?: grpc.Metadata) => Promise<unknown>> = {};
+  for (const [name, { path, requestSerialize, responseDeserialize, responseStream }] of Object.entries(definition)) {
+    wrappers[name] = responseStream
+      ? (request, sent = metadata()) =>
+          new Promise((resolve, reject) => {
+            const received: unknown[] = [];
+            const stream = raw.makeServerStreamRequest(path, requestSerialize, responseDeserialize, request, sent);
+            stream.on("data", (message: unknown) => received.push(message));
+            stream.on("error", reject);
+            stream.on("end", () => resolve(received));
+          })
+      : (request, sent = metadata()) =>
+          new Promise((resolve, reject) =>
+            raw.makeUnaryRequest(path, requestSerialize, responseDeserialize, request, sent, (error, response) =>
+              error ? reject(error) : resolve(response),
+            ),
+          );
   }
-  return client;
+  // The wrappers and `raw`'s methods are made at run time from the descriptors the types come from.
+  return { ...wrappers, raw, metadata, close: () => raw.close() } as unknown as GrpcJsClient<S>;
 }
 
 // Every message of a server stream.
@@ -80,6 +103,12 @@ export async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const message of messages) all.push(message);
   return all;
+}
+
+// The message a stream's next() gave; fails the test if the stream ended instead.
+export function yielded<T>(result: IteratorResult<T, unknown>): T {
+  if (result.done) throw new Error("expected a message, but the stream ended");
+  return result.value;
 }
 
 // The error a call fails with; fails the test if the call succeeds.

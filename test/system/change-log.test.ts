@@ -12,7 +12,7 @@ import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { newSid } from "../../src/operations/sids.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { testLimits } from "../support/records.js";
-import { connectBinaryHttp2 } from "../support/clients.js";
+import { connectBinaryHttp2, yielded } from "../support/clients.js";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
 import { testAccount } from "../support/rollcall.js";
 import { storedInvariantViolations } from "../support/stored-invariants.js";
@@ -27,7 +27,7 @@ async function rollcallProcess(redisUrl: string, credentialsFile: string, env: R
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start serving" });
   if (child.exitCode !== null) throw new Error(`rollcall exited: ${output}`);
   return { url: `http://127.0.0.1:${port}`, child };
@@ -159,7 +159,7 @@ describe("the change log across crashes, instances and slow consumers", function
     try {
       const room = (await connectBinaryHttp2(RoomService, server.url).create({ uniqueName: "slow", maxParticipants: 200_000 })).room!.sid;
       const stream = connectBinaryHttp2(EventService, server.url).watch({ room })[Symbol.asyncIterator]();
-      expect((await stream.next()).value?.events).to.deep.equal([]);
+      expect(yielded(await stream.next()).events).to.deep.equal([]);
 
       const rssBefore = rssOf(server.child.pid!);
       const total = 100_000;
@@ -175,9 +175,9 @@ describe("the change log across crashes, instances and slow consumers", function
 
       let next = 2;
       while (next <= total + 1) {
-        const { value, done } = await stream.next();
-        if (done) break;
-        for (const event of value.events) {
+        const result = await stream.next();
+        if (result.done) break;
+        for (const event of result.value.events) {
           expect(Number(event.sequence)).to.equal(next);
           expect(event.type).to.equal(EventType.PARTICIPANT_CONNECTED);
           next++;

@@ -50,7 +50,7 @@ describe("rollcall on a Redis Cluster", function () {
       stdio: ["ignore", "pipe", "inherit"],
     });
     try {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       const [first] = (await once(lines, "line")) as [string];
       expect(first).to.equal(`rollcall: store: Redis Cluster at ${cluster.nodes.join(",")}`);
     } finally {

@@ -119,7 +119,7 @@ describe("graceful shutdown", () => {
       const joined = await connectJsonHttp1(ParticipantService, url, basic(account!, token!)).join({ room: "r", identity: "a" });
       expect(joined.participant!.identity).to.equal("a");
       child.kill(signal);
-      const [code] = await once(child, "exit");
+      const [code] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
       expect(code).to.equal(0);
       expect(output).to.contain(`${signal}: finishing calls in flight`);
     });
@@ -131,7 +131,11 @@ describe("graceful shutdown", () => {
 function countCalls(store: Store, except: string[] = []): () => number {
   let calls = 0;
   const methods = store as unknown as Record<string, unknown>;
-  for (let proto = Object.getPrototypeOf(store); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(store) as object | null;
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const method = methods[name];
       if (name === "constructor" || except.includes(name) || typeof method !== "function" || Object.hasOwn(store, name)) continue;

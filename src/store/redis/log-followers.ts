@@ -146,9 +146,15 @@ class Tail {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        const reply = (await this.client.xread("COUNT", this.options.readBatch, "BLOCK", this.options.blockMs, "STREAMS", this.key, this.lastId)) as
-          | [string, StreamEntry[]][]
-          | null;
+        const reply = await this.client.xread(
+          "COUNT",
+          this.options.readBatch,
+          "BLOCK",
+          this.options.blockMs,
+          "STREAMS",
+          this.key,
+          this.lastId,
+        );
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
         for (const [id, fields] of entries) this.window.push({ id, event: decodeEvent(fields[1]!) });

@@ -87,7 +87,7 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
 }
 
 async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {
-  const type = (req.headers["content-type"] ?? "application/x-www-form-urlencoded").split(";")[0].trim().toLowerCase();
+  const type = (req.headers["content-type"] ?? "application/x-www-form-urlencoded").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
     throw new HttpError({ status: 415, body: errorBody(415, 20422, "Content-Type must be application/x-www-form-urlencoded") });
   }

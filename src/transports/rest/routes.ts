@@ -72,9 +72,9 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(roomJson(await rooms.get(accountSid, args.room), base)),
+        GET: async ({ accountSid, args, base }) => ok(roomJson(await rooms.get(accountSid, arg(args, "room")), base)),
         POST: async ({ accountSid, args, params, base }) => {
-          const room = await rooms.update(accountSid, args.room, params.oneOf("Status", roomStatuses));
+          const room = await rooms.update(accountSid, arg(args, "room"), params.oneOf("Status", roomStatuses));
           return { status: 202, body: roomJson(room, base) };
         },
       },
@@ -85,7 +85,7 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
         GET: async ({ accountSid, args, params, base, path }) => {
           const list = listing(params, ["Status", "Identity", "DateCreatedAfter", "DateCreatedBefore"]);
           const page = await participants.list(accountSid, {
-            room: args.room,
+            room: arg(args, "room"),
             status: params.oneOf("Status", participantStatuses),
             identity: params.string("Identity"),
             dateCreatedAfter: params.date("DateCreatedAfter"),
@@ -103,10 +103,11 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(participantJson(await participants.get(accountSid, args.room, args.participant), base)),
+        GET: async ({ accountSid, args, base }) =>
+          ok(participantJson(await participants.get(accountSid, arg(args, "room"), arg(args, "participant")), base)),
         POST: async ({ accountSid, args, params, base }) => {
           const status = params.oneOf("Status", participantStatuses);
-          const participant = await participants.update(accountSid, args.room, args.participant, status);
+          const participant = await participants.update(accountSid, arg(args, "room"), arg(args, "participant"), status);
           return { status: 202, body: participantJson(participant, base) };
         },
       },
@@ -114,7 +115,8 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "Anonymize"],
       methods: {
-        POST: async ({ accountSid, args, base }) => ok(participantJson(await participants.anonymize(accountSid, args.room, args.participant), base)),
+        POST: async ({ accountSid, args, base }) =>
+          ok(participantJson(await participants.anonymize(accountSid, arg(args, "room"), arg(args, "participant")), base)),
       },
     },
   ];
@@ -134,6 +136,14 @@ export function matchRoute(routes: Route[], segments: string[]): { route: Route;
     if (matches) return { route, args };
   }
   return undefined;
+}
+
+// A path argument of the matched route. matchRoute binds every ":name" of
+// the pattern, so a missing one is a route that reads a name its pattern lacks.
+function arg(args: Record<string, string>, name: string): string {
+  const value = args[name];
+  if (value === undefined) throw new Error(`the route's pattern has no :${name} argument`);
+  return value;
 }
 
 function ok(body: unknown): RestReply {

@@ -84,7 +84,10 @@ export function replyOf(protocol: Protocol, outcome: Outcome): Reply {
 export function jsonError(body: Buffer): { code?: string; message?: string } {
   try {
     const parsed = JSON.parse(body.toString("utf8")) as { code?: unknown; message?: unknown };
-    return typeof parsed.code === "string" ? { code: parsed.code, message: String(parsed.message ?? "") } : {};
+    if (typeof parsed.code !== "string") return {};
+    // A message that is no string breaks the protocol: shown as its JSON.
+    const message = typeof parsed.message === "string" ? parsed.message : parsed.message == null ? "" : JSON.stringify(parsed.message);
+    return { code: parsed.code, message };
   } catch {
     return {};
   }

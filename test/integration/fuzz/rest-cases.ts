@@ -216,18 +216,31 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
   if (method !== "GET" && method !== "HEAD") {
     body = form ?? Buffer.alloc(0);
     headers.push(["content-type", "application/x-www-form-urlencoded"]);
-    if (rng.chance(0.1)) {
-      name += ", a wrong content type";
-      headers = [["content-type", rng.pick(["multipart/form-data; boundary=x", "application/json", "text/plain", "", "application/x-www-form-urlencoded, text/plain", "form"])]];
-    } else if (rng.chance(0.08)) {
-      name += ", a 100 kB field within the limit";
-      body = Buffer.concat([body, Buffer.from(`&${rng.pick(restParams)}=${"x".repeat(100 * 1024)}`)]);
-    } else if (rng.chance(0.05)) {
-      name += ", a body over the limit";
-      body = Buffer.concat([body, Buffer.from(`&Padding=${"x".repeat(maxRequestBytes + rng.int(100_000))}`)]);
-    } else if (rng.chance(0.1)) {
-      name += ", invalid UTF-8 in the body";
-      body = Buffer.concat([body, Buffer.from("&"), rng.pick(invalidUtf8), Buffer.from("="), rng.pick(invalidUtf8), Buffer.from("&UniqueName="), rng.pick(invalidUtf8)]);
+    // At most one change to the body: each chance is drawn in turn, and the
+    // first that comes up is the change.
+    const changes = [
+      [0.1, "content type"],
+      [0.08, "large field"],
+      [0.05, "over the limit"],
+      [0.1, "invalid UTF-8"],
+    ] as const;
+    switch (changes.find(([p]) => rng.chance(p))?.[1]) {
+      case "content type":
+        name += ", a wrong content type";
+        headers = [["content-type", rng.pick(["multipart/form-data; boundary=x", "application/json", "text/plain", "", "application/x-www-form-urlencoded, text/plain", "form"])]];
+        break;
+      case "large field":
+        name += ", a 100 kB field within the limit";
+        body = Buffer.concat([body, Buffer.from(`&${rng.pick(restParams)}=${"x".repeat(100 * 1024)}`)]);
+        break;
+      case "over the limit":
+        name += ", a body over the limit";
+        body = Buffer.concat([body, Buffer.from(`&Padding=${"x".repeat(maxRequestBytes + rng.int(100_000))}`)]);
+        break;
+      case "invalid UTF-8":
+        name += ", invalid UTF-8 in the body";
+        body = Buffer.concat([body, Buffer.from("&"), rng.pick(invalidUtf8), Buffer.from("="), rng.pick(invalidUtf8), Buffer.from("&UniqueName="), rng.pick(invalidUtf8)]);
+        break;
     }
   }
   if (query !== undefined && query.length > 0) {

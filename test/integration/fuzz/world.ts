@@ -1,4 +1,4 @@
-import { type DescMethod, fromBinary, fromJsonString } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, fromBinary, fromJsonString, isMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { ParticipantService, ParticipantStatus } from "../../../gen/rollcall/v1/participant_pb.js";
@@ -18,13 +18,13 @@ export interface World {
 // An RPC method, and how to make sure a request to it fails: poison is a
 // field that makes any request fail (in protobuf the last value of a field
 // wins, so it can be appended to any message), and fails() tells whether a
-// decoded request surely fails. A random body the server could decode into a
+// request decoded as the method's input surely fails. A random body the server could decode into a
 // request that succeeds is no malformed request, and could change the data.
 export interface RpcTarget {
   method: DescMethod;
   path: string;
   poison: { binary: Buffer; json: Record<string, unknown> };
-  fails(request: any): boolean;
+  fails(request: unknown): boolean;
 }
 
 export function shortName(target: RpcTarget): string {
@@ -35,11 +35,18 @@ export function rpcTargets(world: Omit<World, "targets">): RpcTarget[] {
   const seeded = (room: string) => room === world.room.name || room.toUpperCase() === world.room.sid.toUpperCase();
   const roomEmpty = { binary: stringField(1, ""), json: { room: "" } };
   const m = { p: ParticipantService.method, r: RoomService.method };
-  const target = (method: DescMethod, poison: RpcTarget["poison"], fails: RpcTarget["fails"]): RpcTarget => ({
+  const target = <I extends DescMessage>(
+    method: DescMethod & { input: I },
+    poison: RpcTarget["poison"],
+    fails: (request: MessageShape<I>) => boolean,
+  ): RpcTarget => ({
     method,
     path: `/${method.parent.typeName}/${method.name}`,
     poison,
-    fails,
+    fails: (request) => {
+      if (!isMessage(request, method.input)) throw new Error(`${method.name} was given a request that is no ${method.input.typeName}`);
+      return fails(request);
+    },
   });
   return [
     target(m.p.join, { binary: stringField(2, ""), json: { identity: "" } }, (r) => badName(r.identity)),

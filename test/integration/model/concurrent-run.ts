@@ -291,7 +291,7 @@ export class ConcurrentRun {
     const sizes = this.pageSizes();
     return this.op(
       "list participants",
-      `of ${show(room)} ${show(filters)} pages ${sizes}`,
+      `of ${show(room)} ${show(filters)} pages ${sizes.join(",")}`,
       async () => {
         const pages: ParticipantRecord[][] = [];
         let pageToken: string | undefined;
@@ -336,7 +336,7 @@ export class ConcurrentRun {
     const sizes = Array.from({ length: 8 }, () => this.rng.between(1, 3));
     return this.op(
       "list rooms",
-      `${show(filters)} pages ${sizes}`,
+      `${show(filters)} pages ${sizes.join(",")}`,
       async () => {
         const pages: RoomRecord[][] = [];
         let pageToken: string | undefined;

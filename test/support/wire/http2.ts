@@ -34,7 +34,7 @@ export function http2Request(port: number, request: WireRequest, timeoutMs: numb
     let trailers: http2.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     stream.on("response", (received) => (head = received));
-    stream.on("trailers", (received) => (trailers = received));
+    stream.on("trailers", (received: http2.IncomingHttpHeaders) => (trailers = received));
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("error", () => {});
     // The reply is complete when the server ends its side, even if it never
