@@ -88,7 +88,7 @@ function accountCallback(url: unknown, method: unknown, at: string, fail: (probl
   }
   const upper = method === undefined ? "POST" : typeof method === "string" ? method.toUpperCase() : "";
   if (upper !== "GET" && upper !== "POST") fail(`${at}.status_callback_method must be GET or POST`);
-  return { url, method: upper as "GET" | "POST" };
+  return { url, method: upper };
 }
 
 // For local use only: one account and one API key with random secrets, made

@@ -46,7 +46,7 @@ export class Delivery {
   private readonly lookup: LookupFunction;
 
   constructor(private readonly options: DeliveryOptions) {
-    this.lookup = guardedLookup(options.policy, options.resolve ?? (dnsLookup as unknown as Resolve));
+    this.lookup = guardedLookup(options.policy, options.resolve ?? (dnsLookup));
   }
 
   async send(request: CallbackHttpRequest, signal: AbortSignal): Promise<DeliveryOutcome> {
@@ -112,7 +112,7 @@ function guardedLookup(policy: TargetPolicy, resolve: Resolve): LookupFunction {
       if (options.all === true) return callback(null, allowed);
       return callback(null, allowed[0]!.address, allowed[0]!.family);
     });
-  }) as LookupFunction;
+  });
 }
 
 function describe(error: unknown): string {

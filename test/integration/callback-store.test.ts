@@ -109,7 +109,7 @@ function contract(name: string, open: () => Promise<Store>): void {
   });
 }
 
-contract("memory", async () => new MemoryStore({ ...testLimits, now: testClock(t0).read }));
+contract("memory", () => Promise.resolve(new MemoryStore({ ...testLimits, now: testClock(t0).read })));
 
 eachRedisTarget((target) => {
   contract(target.name, () => target.open());

@@ -1,5 +1,5 @@
 import type { Client } from "@connectrpc/connect";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
@@ -167,7 +167,7 @@ eachBackend((backend) => {
         expect(ends(log)).to.deep.equal([]);
         expect(await status(room.sid)).to.equal(RoomStatus.IN_PROGRESS);
       } else {
-        expect((await rejection(Promise.reject(joined.reason))).code).to.equal(Code.FailedPrecondition);
+        expect(ConnectError.from(joined.reason).code).to.equal(Code.FailedPrecondition);
         expect(ends(log)).to.deep.equal(["empty-timeout"]);
       }
     });

@@ -77,7 +77,7 @@ describe("timers across instances, restarts and real time", function () {
         });
         children.push(child);
         let output = "";
-        child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
         await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start" });
         urls.push(`http://127.0.0.1:${port}`);
       }

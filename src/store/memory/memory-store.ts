@@ -369,7 +369,7 @@ export class MemoryStore implements Store {
         clock: 0,
         rooms: 0,
         shards: Array.from({ length: logShards }, () => new MemoryLog()),
-        callbacksDue: Array.from({ length: logShards }, () => new Map()),
+        callbacksDue: Array.from({ length: logShards }, () => new Map<string, number>()),
         callbackFailures: [],
         callbackFailureCount: 0,
         timers: Array.from({ length: logShards }, () => new MemoryTimers()),
