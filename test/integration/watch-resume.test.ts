@@ -55,12 +55,17 @@ eachBackend((backend) => {
         }
       })().finally(() => (writing = false));
 
-      // Reconnect after 1 to 6 events, from the last cursor read.
+      // Reconnect after 1 to 6 events, from the last cursor read. Each cancel
+      // resets an HTTP/2 stream, and Node closes a session that resets
+      // streams faster than it allows (its rapid-reset defence): a client
+      // that reconnects a thousand times takes a new connection now and then.
       const random = new Random(seed + 1);
       let reconnects = 0;
+      let client = events;
       while (writing || seen.length < made) {
+        if (reconnects % 200 === 199) client = connectBinaryHttp2(EventService, server.url);
         const take = 1 + random.int(6);
-        const read = await watchUntil(events, { room, after: cursor }, (received) => received.length >= take || (!writing && seen.length + received.length >= made));
+        const read = await watchUntil(client, { room, after: cursor }, (received) => received.length >= take || (!writing && seen.length + received.length >= made));
         seen.push(...read.received);
         cursor = read.cursor;
         reconnects++;
