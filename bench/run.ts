@@ -245,6 +245,14 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
+
+  // The change log's figures (bench/events.ts, also npm run bench:events),
+  // once this run's servers are stopped; it writes its own section.
+  console.log("running bench/events.ts ...");
+  const events = spawn(process.execPath, ["--import", "tsx", "bench/events.ts"], { env: { ...process.env, BENCH_EVENTS_NO_BUILD: "1" }, stdio: "inherit" });
+  children.push(events);
+  const code = await new Promise<number | null>((resolve) => events.on("exit", resolve));
+  if (code !== 0) throw new Error(`bench/events.ts exited with ${code}`);
 }
 
 main().catch((error: unknown) => {
