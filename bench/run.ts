@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
 import { encodePageToken } from "../src/operations/page-token.js";
 import { newSid } from "../src/operations/sids.js";
+import { roomKeys } from "../src/store/redis/keys.js";
 import { RedisStore } from "../src/store/redis/redis-store.js";
 import type { Cursor, NewRoom } from "../src/store/store.js";
 import { freePort, startRedis } from "../test/support/redis-server.js";
@@ -88,12 +89,14 @@ async function middleToken(store: RedisStore, roomSid: string, connected: number
   return encodePageToken({ status: "connected", cursor: cursor!, roomSid });
 }
 
+// Every key of the room but its change log, which npm run bench:events measures.
 async function memoryPerParticipant(redisUrl: string, roomSid: string, participants: number): Promise<number> {
   const redis = new Redis(redisUrl, { enableAutoPipelining: true });
+  const keys = roomKeys(account.sid, roomSid);
   try {
     let bytes = 0;
-    for await (const keys of redis.scanStream({ match: `rc:{${roomSid}}:*`, count: 5000 }) as AsyncIterable<string[]>) {
-      const sizes = await Promise.all(keys.map((key) => redis.memory("USAGE", key, "SAMPLES", 0)));
+    for await (const found of redis.scanStream({ match: `${keys.prefix}*`, count: 5000 }) as AsyncIterable<string[]>) {
+      const sizes = await Promise.all(found.filter((key) => key !== keys.log).map((key) => redis.memory("USAGE", key, "SAMPLES", 0)));
       bytes += sizes.reduce((sum: number, size) => sum + Number(size ?? 0), 0);
     }
     return bytes / participants;
@@ -225,7 +228,7 @@ async function main(): Promise<void> {
       "",
       table(rows),
       "",
-      "Redis memory per participant (`MEMORY USAGE … SAMPLES 0` over every key of the room, divided by its participant records; half connected, half history):",
+      "Redis memory per participant (`MEMORY USAGE … SAMPLES 0` over every key of the room but its change log, divided by its participant records; half connected, half history):",
       "",
       "| room of | bytes per participant | goal | met |",
       "|---:|---:|---|---|",
@@ -243,6 +246,21 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
+
+  // The change log's figures (bench/events.ts, also npm run bench:events),
+  // once this run's servers are stopped; it writes its own section.
+  console.log("running bench/events.ts ...");
+  const events = spawn(process.execPath, ["--import", "tsx", "bench/events.ts"], { env: { ...process.env, BENCH_EVENTS_NO_BUILD: "1" }, stdio: "inherit" });
+  children.push(events);
+  const code = await new Promise<number | null>((resolve) => events.on("exit", resolve));
+  if (code !== 0) throw new Error(`bench/events.ts exited with ${code}`);
+
+  // The timers' figures (bench/timers.ts, also npm run bench:timers).
+  console.log("running bench/timers.ts ...");
+  const timers = spawn(process.execPath, ["--import", "tsx", "bench/timers.ts"], { stdio: "inherit" });
+  children.push(timers);
+  const timersCode = await new Promise<number | null>((resolve) => timers.on("exit", resolve));
+  if (timersCode !== 0) throw new Error(`bench/timers.ts exited with ${timersCode}`);
 }
 
 main().catch((error: unknown) => {
