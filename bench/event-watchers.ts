@@ -133,7 +133,7 @@ class Watchers {
             if (this.abort.signal.aborted) return;
             this.resumedStreams++;
             if (this.failures.length < 5) this.failures.push(String(error));
-            if (cursor === "") return reject(error as Error);
+            if (cursor === "") return reject(error instanceof Error ? error : new Error(String(error)));
             await new Promise((resolve) => setTimeout(resolve, 50));
           }
         }

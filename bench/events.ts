@@ -67,8 +67,8 @@ function startProcess(command: string, args: string[], env: Record<string, strin
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk;
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
       if (ready.test(output)) resolve(child);
     });
     child.on("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${output}`)));
@@ -252,7 +252,7 @@ const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8
 // CPU time used so far (ms) by the whole machine, every core.
 function machineCpuMs(): number {
   const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = ticks as number[];
+  const [user, nice, system, , , irq, softirq, steal] = ticks;
   return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / clockTicks;
 }
 
@@ -266,7 +266,7 @@ interface Change {
   // The event it causes: "<EventType>:<identity>", as the watchers name it.
   key: string;
   sentAt: number;
-  done: Promise<ParticipantServiceJoinResponse | unknown>;
+  done: Promise<unknown>;
 }
 
 interface LatencyRun {
