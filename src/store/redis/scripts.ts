@@ -65,6 +65,17 @@ local function participant_reply(sid)
   return f
 end
 
+-- The room's fields (ROOM_FIELDS) as JSON, kept in the room hash while they
+-- stay the same: they change only when the room is created or ends, so an
+-- event costs one read instead of encoding the room each time.
+local function room_snapshot()
+  local snapshot = redis.call('HGET', room_key, 'snapshot')
+  if snapshot then return snapshot end
+  snapshot = cjson.encode(redis.call('HMGET', room_key, unpack(ROOM_FIELDS)))
+  redis.call('HSET', room_key, 'snapshot', snapshot)
+  return snapshot
+end
+
 -- Appends an event to the room's log (id <sequence>-<ms>) and to its shard of
 -- the account's log (id <ms>-<count>), trimming both: the room's log keeps
 -- the events younger than the retention or the last retention_count of the
@@ -74,7 +85,10 @@ end
 -- earlier due time: a room backing off stays backed off).
 local function append(ms, type, reason, participant)
   local sequence = redis.call('HINCRBY', room_key, 'log_sequence', 1)
-  local payload = cjson.encode({room_sid, type, sequence, ms, reason or false, redis.call('HMGET', room_key, unpack(ROOM_FIELDS)), participant or false})
+  -- The JSON array codec.ts decodes; type and reason are plain words.
+  local payload = '["' .. room_sid .. '","' .. type .. '",' .. sequence .. ',' .. ms .. ','
+    .. (reason and ('"' .. reason .. '"') or 'false') .. ',' .. room_snapshot() .. ','
+    .. (participant and cjson.encode(participant) or 'false') .. ']'
   redis.call('XADD', log_key, sequence .. '-' .. ms, 'e', payload)
   local cutoff = ms - retention_ms
   if sequence > retention_count then
@@ -133,6 +147,7 @@ local function complete(ms, reason)
   local created = redis.call('HGET', room_key, 'date_created')
   if finish < created then finish = created end
   redis.call('HSET', room_key, 'status', 'completed', 'end_time', finish, 'date_updated', finish)
+  redis.call('HDEL', room_key, 'snapshot')
   unschedule('unused')
   unschedule('empty')
   unschedule('room')
@@ -202,10 +217,16 @@ redis.call('HSET', participant_key(sid), 'account_sid', account, 'identity', ide
 redis.call('HSET', present_key, identity, sid)
 redis.call('ZADD', by_start('connected'), 0, member)
 redis.call('ZADD', by_identity('connected'), 0, identity .. NAME_END .. member)
-redis.call('HSET', room_key, 'used', 1)
-unschedule('unused')
-unschedule('empty')
-schedule('participant', ms + tonumber(redis.call('HGET', room_key, 'max_participant_duration')) * 1000, sid)
+local timers = redis.call('HMGET', room_key, 'used', 'emptied_at', 'max_participant_duration')
+if not timers[1] then
+  redis.call('HSET', room_key, 'used', 1)
+  unschedule('unused')
+end
+if timers[2] then
+  redis.call('HDEL', room_key, 'emptied_at')
+  unschedule('empty')
+end
+schedule('participant', ms + tonumber(timers[3]) * 1000, sid)
 local reply = participant_reply(sid)
 append(ms, 'participant-connected', false, reply)
 return {'joined', reply, displaced}
