@@ -68,7 +68,9 @@ export class LiveKitControl {
     await this.leaseRound;
     for (const work of this.shards.values()) work.stop.abort();
     await Promise.all(this.running);
-    await Promise.all([...this.shards.keys()].map((shard) => this.store.releaseLiveKitLease(this.accountSid, shard, this.owner).catch(() => undefined)));
+    await Promise.all(
+      [...this.shards.keys()].map((shard) => this.store.releaseLiveKitLease(this.accountSid, shard, this.owner).catch(() => undefined)),
+    );
     this.shards.clear();
   }
 
@@ -167,7 +169,9 @@ export class LiveKitControl {
         this.stats.failedAttempts++;
         const wait = Math.min(this.options.backoffMaxMs, this.options.backoffMs * 2 ** Math.min(attempt, 20));
         if (attempt === 0 || attempt % 10 === 0) {
-          this.log(`livekit: ${action.what} failed (${error instanceof Error ? error.message : String(error)}); retrying every ${wait} ms at most`);
+          this.log(
+            `livekit: ${action.what} failed (${error instanceof Error ? error.message : String(error)}); retrying every ${wait} ms at most`,
+          );
         }
         await delay(Math.round(wait * (0.5 + Math.random() * 0.5)), work.stop.signal);
       }
@@ -186,9 +190,10 @@ export class LiveKitControl {
       return {
         what: `removing ${JSON.stringify(identity)} from LiveKit room ${JSON.stringify(roomName)}`,
         run: () => this.client.removeParticipant(roomName, identity),
-        done: async () => {
+        done: () => {
           this.stats.removed++;
           this.log(`livekit: removed ${JSON.stringify(identity)} from LiveKit room ${JSON.stringify(roomName)} (kicked through rollcall)`);
+          return Promise.resolve();
         },
       };
     }

@@ -57,9 +57,13 @@ export class LiveKitBridge {
 
 function bridgeAccount(configured: string | undefined, accounts: readonly string[]): string {
   if (configured !== undefined) {
-    if (!accounts.includes(configured)) throw new ConfigError(`ROLLCALL_LIVEKIT_ACCOUNT_SID ${configured} is not an account of the credentials`);
+    if (!accounts.includes(configured))
+      throw new ConfigError(`ROLLCALL_LIVEKIT_ACCOUNT_SID ${configured} is not an account of the credentials`);
     return configured;
   }
-  if (accounts.length !== 1) throw new ConfigError(`the credentials have ${accounts.length} accounts: set ROLLCALL_LIVEKIT_ACCOUNT_SID to the one that owns the LiveKit rooms`);
+  if (accounts.length !== 1)
+    throw new ConfigError(
+      `the credentials have ${accounts.length} accounts: set ROLLCALL_LIVEKIT_ACCOUNT_SID to the one that owns the LiveKit rooms`,
+    );
   return accounts[0]!;
 }

@@ -43,7 +43,9 @@ export class LiveKitReconciler {
       this.current = this.reconcile()
         .catch((error: unknown) => {
           this.stats.failedRuns++;
-          this.log(`livekit: reconciliation failed, trying again in ${this.intervalMs} ms: ${error instanceof Error ? error.message : String(error)}`);
+          this.log(
+            `livekit: reconciliation failed, trying again in ${this.intervalMs} ms: ${error instanceof Error ? error.message : String(error)}`,
+          );
         })
         .finally(() => {
           this.current = undefined;
@@ -74,7 +76,8 @@ export class LiveKitReconciler {
       if (this.stopped || liveSids.has(liveKitRoomSid)) continue;
       const name = (await this.store.getRoom(accountSid, followed.get(liveKitRoomSid)!))?.uniqueName ?? "";
       const outcome = await this.mirror.serialized(liveKitRoomSid, () => this.mirror.roomFinished({ sid: liveKitRoomSid, name }));
-      if (outcome === "applied") this.repaired("roomsFinished", `completed room ${followed.get(liveKitRoomSid)} (LiveKit room ${liveKitRoomSid} is gone)`);
+      if (outcome === "applied")
+        this.repaired("roomsFinished", `completed room ${followed.get(liveKitRoomSid)} (LiveKit room ${liveKitRoomSid} is gone)`);
       else await this.store.updateLiveKitRoom(accountSid, liveKitRoomSid, { finished: true }, liveKitStateTtlMs);
     }
     this.stats.runs++;
@@ -90,7 +93,8 @@ export class LiveKitReconciler {
     if (roomSid === undefined) return;
     if (!wasFollowed) this.repaired("roomsStarted", `mirrored LiveKit room ${room.sid} (${JSON.stringify(room.name)}) as room ${roomSid}`);
     const present = [];
-    for await (const page of this.participants.pages(accountSid, { room: roomSid, status: "connected", pageSize: 1000 })) present.push(...page.participants);
+    for await (const page of this.participants.pages(accountSid, { room: roomSid, status: "connected", pageSize: 1000 }))
+      present.push(...page.participants);
     const inLiveKit = (await this.client.listParticipants(room.name)).filter(
       (p) => p.sid !== "" && p.identity !== "" && p.state !== ParticipantInfo_State.DISCONNECTED,
     );
@@ -99,12 +103,7 @@ export class LiveKitReconciler {
     // rollcall participant sid -> the LiveKit participant sid it mirrors
     const liveKitSidOf = new Map([...known].filter(([, sid]) => sid !== "").map(([liveKitSid, sid]) => [sid, liveKitSid]));
     const liveIdentities = new Set(inLiveKit.map((p) => p.identity));
-    for (const participant of present) {
-      if (liveIdentities.has(participant.identity)) continue;
-      if (await this.mirror.disconnectGone(room, roomSid, participant.sid, liveKitSidOf.get(participant.sid))) {
-        this.repaired("disconnected", `disconnected ${JSON.stringify(participant.identity)} (${participant.sid}) of room ${roomSid}: gone from LiveKit`);
-      }
-    }
+    // Joins first: a room left empty in between would end (ad-hoc rooms end with their last participant).
     for (const participant of inLiveKit) {
       const mapped = known.get(participant.sid);
       const current = present.find((p) => p.identity === participant.identity);
@@ -115,11 +114,28 @@ export class LiveKitReconciler {
         continue;
       }
       // LiveKit lists it, newer than any webhook the bridge saw: join it.
-      const outcome = await this.mirror.participantJoined(room, { sid: participant.sid, identity: participant.identity }, true).catch((error: unknown) => {
-        this.log(`livekit: reconciliation could not join ${JSON.stringify(participant.identity)}: ${error instanceof Error ? error.message : String(error)}`);
-        return "ignored" as const;
-      });
-      if (outcome === "applied") this.repaired("joined", `joined ${JSON.stringify(participant.identity)} (LiveKit ${participant.sid}) to room ${roomSid}: present in LiveKit`);
+      const outcome = await this.mirror
+        .participantJoined(room, { sid: participant.sid, identity: participant.identity }, true)
+        .catch((error: unknown) => {
+          this.log(
+            `livekit: reconciliation could not join ${JSON.stringify(participant.identity)}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          return "ignored" as const;
+        });
+      if (outcome === "applied")
+        this.repaired(
+          "joined",
+          `joined ${JSON.stringify(participant.identity)} (LiveKit ${participant.sid}) to room ${roomSid}: present in LiveKit`,
+        );
+    }
+    for (const participant of present) {
+      if (liveIdentities.has(participant.identity)) continue;
+      if (await this.mirror.disconnectGone(room, roomSid, participant.sid, liveKitSidOf.get(participant.sid))) {
+        this.repaired(
+          "disconnected",
+          `disconnected ${JSON.stringify(participant.identity)} (${participant.sid}) of room ${roomSid}: gone from LiveKit`,
+        );
+      }
     }
   }
 

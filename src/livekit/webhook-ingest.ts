@@ -74,7 +74,8 @@ export class WebhookIngest {
           this.stats.refused++;
           return reply(res, error.status, { error: error.message }, error.status === 413 ? { connection: "close" } : {});
         }
-        if (error instanceof StoreUnavailableError) return reply(res, 503, { error: "the store did not answer; try again" }, { "retry-after": "1" });
+        if (error instanceof StoreUnavailableError)
+          return reply(res, 503, { error: "the store did not answer; try again" }, { "retry-after": "1" });
         this.options.log(`livekit: webhook failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         return reply(res, 500, { error: "internal error" });
       },
@@ -84,7 +85,8 @@ export class WebhookIngest {
   private async ingest(req: Request): Promise<MappingOutcome | "duplicate"> {
     if (req.method !== "POST") throw new Refusal(405, "use POST");
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/webhook+json" && type !== "application/json") throw new Refusal(415, "Content-Type must be application/webhook+json");
+    if (type !== "application/webhook+json" && type !== "application/json")
+      throw new Refusal(415, "Content-Type must be application/webhook+json");
     const body = await readBody(req, this.options.maxRequestBytes);
     const authorization = req.headers.authorization;
     if (typeof authorization !== "string" || authorization === "") throw new Refusal(401, "no Authorization token");
@@ -99,7 +101,8 @@ export class WebhookIngest {
     try {
       event = await this.receiver.receive(body, authorization, false, clockToleranceS);
     } catch (error) {
-      if (error instanceof Error && /sha256|authoriz/i.test(error.message)) throw new Refusal(401, "the body does not match the token's sha256");
+      if (error instanceof Error && /sha256|authoriz/i.test(error.message))
+        throw new Refusal(401, "the body does not match the token's sha256");
       throw new Refusal(400, "the body is not a LiveKit webhook event (JSON)");
     }
     const accountSid = this.mirror.accountSid;
@@ -161,7 +164,8 @@ export class WebhookIngest {
 }
 
 function roomOf(room: { sid: string; name: string } | undefined): LiveKitRoomRef {
-  if (room === undefined || !liveKitSid.test(room.sid) || room.name === "") throw new Refusal(400, "the event's room must have a sid and a name");
+  if (room === undefined || !liveKitSid.test(room.sid) || room.name === "")
+    throw new Refusal(400, "the event's room must have a sid and a name");
   return { sid: room.sid, name: room.name };
 }
 
@@ -193,6 +197,10 @@ async function readBody(req: Request, maxBytes: number): Promise<string> {
 function reply(res: Response, status: number, body: object, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  (res as http.ServerResponse).writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers });
+  (res as http.ServerResponse).writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }

@@ -86,7 +86,12 @@ export class LiveKitMirror {
       if (roomSid === undefined) return "ignored";
       try {
         const joined = await this.participants.join(this.accountSid, roomSid, participant.identity);
-        await this.store.updateLiveKitRoom(this.accountSid, room.sid, { participants: { [participant.sid]: joined.participant.sid } }, liveKitStateTtlMs);
+        await this.store.updateLiveKitRoom(
+          this.accountSid,
+          room.sid,
+          { participants: { [participant.sid]: joined.participant.sid } },
+          liveKitStateTtlMs,
+        );
         return "applied";
       } catch (error) {
         // The mirroring room ended between finding and joining it: mirror again.
@@ -120,7 +125,8 @@ export class LiveKitMirror {
 
   // Reconciliation: a present rollcall participant LiveKit no longer lists.
   async disconnectGone(room: LiveKitRoomRef, roomSid: string, sid: string, liveKitSid: string | undefined): Promise<boolean> {
-    if (liveKitSid !== undefined) await this.store.updateLiveKitRoom(this.accountSid, room.sid, { participants: { [liveKitSid]: "" } }, liveKitStateTtlMs);
+    if (liveKitSid !== undefined)
+      await this.store.updateLiveKitRoom(this.accountSid, room.sid, { participants: { [liveKitSid]: "" } }, liveKitStateTtlMs);
     const before = await this.store.getParticipant(this.accountSid, roomSid, sid);
     if (before === undefined || before.status === "disconnected") return false;
     await this.participants.leave(this.accountSid, roomSid, sid);

@@ -4,7 +4,7 @@ import twilio from "twilio";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
 import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
-import type { Config } from "../../src/config.js";
+import { ConfigError, type Config } from "../../src/config.js";
 import { eachBackend } from "../support/backends.js";
 import { connectJsonHttp1 } from "../support/clients.js";
 import {
@@ -57,7 +57,8 @@ eachBackend((backend) => {
     let counter = 0;
     const newRoom = (): LiveKitRoom => ({ sid: liveKitSid("RM_"), name: `lk-${Date.now()}-${++counter}` });
     const newParticipant = (identity: string): LiveKitParticipant => ({ sid: liveKitSid("PA_"), identity });
-    const send = (...args: Parameters<typeof sendWebhook> extends [string, ...infer Rest] ? Rest : never) => sendWebhook(server.url, ...args);
+    const send = (...args: Parameters<typeof sendWebhook> extends [string, ...infer Rest] ? Rest : never) =>
+      sendWebhook(server.url, ...args);
 
     async function inProgress(name: string) {
       return client.video.v1.rooms.list({ uniqueName: name, status: "in-progress" });
@@ -113,13 +114,18 @@ eachBackend((backend) => {
         await send("participant_connection_aborted", room, bob);
         expect(await present(room.name)).to.deep.equal(["carol"]);
         const [made] = await inProgress(room.name);
-        const left = await connectJsonHttp1(ParticipantService, server.url).get({ room: made!.sid, participant: (await gone(room.name))[0]!.sid });
+        const left = await connectJsonHttp1(ParticipantService, server.url).get({
+          room: made!.sid,
+          participant: (await gone(room.name))[0]!.sid,
+        });
         expect(left.participant?.status).to.equal(ParticipantStatus.DISCONNECTED);
         await send("room_finished", room);
         expect(await inProgress(room.name)).to.deep.equal([]);
         const completed = await client.video.v1.rooms(made!.sid).fetch();
         expect(completed.status).to.equal("completed");
-        expect((await client.video.v1.rooms(made!.sid).participants.list({ status: "disconnected" })).map((p) => p.identity).sort()).to.deep.equal(["alice", "bob", "carol"]);
+        expect(
+          (await client.video.v1.rooms(made!.sid).participants.list({ status: "disconnected" })).map((p) => p.identity).sort(),
+        ).to.deep.equal(["alice", "bob", "carol"]);
       });
 
       it("answers other events (tracks: not mirrored yet) with 200 and changes nothing", async () => {
@@ -242,13 +248,18 @@ eachBackend((backend) => {
         expect(after.roomsStarted - stats.roomsStarted).to.equal(1);
         // Rooms of earlier tests that the stand-in does not list end too.
         expect(after.roomsFinished - stats.roomsFinished).to.be.at.least(1);
-        expect(server.logs.some((line) => line.startsWith("livekit: reconciliation disconnected \"carol\""))).to.equal(true);
-        expect(server.logs.some((line) => line.startsWith("livekit: reconciliation joined \"dave\""))).to.equal(true);
+        expect(server.logs.some((line) => line.startsWith('livekit: reconciliation disconnected "carol"'))).to.equal(true);
+        expect(server.logs.some((line) => line.startsWith('livekit: reconciliation joined "dave"'))).to.equal(true);
         // A second pass finds nothing to repair.
         const settled = { ...server.liveKit!.reconciler.stats };
         await server.liveKit!.reconciler.reconcile();
         const again = server.liveKit!.reconciler.stats;
-        expect([again.joined, again.disconnected, again.roomsStarted, again.roomsFinished]).to.deep.equal([settled.joined, settled.disconnected, settled.roomsStarted, settled.roomsFinished]);
+        expect([again.joined, again.disconnected, again.roomsStarted, again.roomsFinished]).to.deep.equal([
+          settled.joined,
+          settled.disconnected,
+          settled.roomsStarted,
+          settled.roomsFinished,
+        ]);
         for (const name of [room.name, unseen.name]) liveKit.rooms.delete(name);
       });
     });
@@ -264,7 +275,9 @@ eachBackend((backend) => {
         await send("participant_joined", room, alice);
         await send("participant_joined", room, bob);
         await client.video.v1.rooms(room.name).participants("alice").update({ status: "disconnected" });
-        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "alice"), { what: "RemoveParticipant for alice" });
+        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "alice"), {
+          what: "RemoveParticipant for alice",
+        });
         const [made] = await inProgress(room.name);
         const rooms = connectJsonHttp1(RoomService, server.url);
         await rooms.update({ room: made!.sid, status: RoomStatus.COMPLETED });
@@ -281,7 +294,11 @@ eachBackend((backend) => {
         liveKit.down = true;
         try {
           const started = Date.now();
-          const kicked = await connectJsonHttp1(ParticipantService, server.url).update({ room: room.name, participant: "bob", status: ParticipantStatus.DISCONNECTED });
+          const kicked = await connectJsonHttp1(ParticipantService, server.url).update({
+            room: room.name,
+            participant: "bob",
+            status: ParticipantStatus.DISCONNECTED,
+          });
           expect(kicked.participant?.status).to.equal(ParticipantStatus.DISCONNECTED);
           expect(Date.now() - started).to.be.lessThan(2000);
           await waitFor(() => server.liveKit!.control.stats.failedAttempts >= 2, { what: "failed attempts while LiveKit is down" });
@@ -289,7 +306,10 @@ eachBackend((backend) => {
         } finally {
           liveKit.down = false;
         }
-        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "bob"), { what: "the removal after LiveKit came back", timeoutMs: 10_000 });
+        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "bob"), {
+          what: "the removal after LiveKit came back",
+          timeoutMs: 10_000,
+        });
         expect(liveKit.room(room).participants.has("bob")).to.equal(false);
         liveKit.rooms.delete(room.name);
       });
@@ -301,9 +321,11 @@ eachBackend((backend) => {
         await participants.update({ room: name, participant: "zed", status: ParticipantStatus.DISCONNECTED });
         const marker = newRoom();
         liveKit.room(marker).participants.set("x", newParticipant("x"));
-        await send("participant_joined", marker, liveKit.room(marker).participants.get("x")!);
+        await send("participant_joined", marker, liveKit.room(marker).participants.get("x"));
         await client.video.v1.rooms(marker.name).participants("x").update({ status: "disconnected" });
-        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === marker.name), { what: "the kick after the other room's" });
+        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === marker.name), {
+          what: "the kick after the other room's",
+        });
         expect(liveKit.calls.some((c) => c.body.room === name)).to.equal(false);
         liveKit.rooms.delete(marker.name);
       });
@@ -320,7 +342,11 @@ eachBackend((backend) => {
         const room = newRoom();
         const body = webhookJson("room_started", room);
         await refusedWithoutChange(body, undefined, 401);
-        await refusedWithoutChange(body, (await signWebhook(body, { secret: "another-secret-of-at-least-32-characters" })).authorization, 401);
+        await refusedWithoutChange(
+          body,
+          (await signWebhook(body, { secret: "another-secret-of-at-least-32-characters" })).authorization,
+          401,
+        );
         await refusedWithoutChange(body, (await signWebhook(body, { key: "APIsomeoneElse" })).authorization, 401);
         const signed = await signWebhook(body);
         await refusedWithoutChange(body.replace(room.name, room.name + "-x"), signed.authorization, 401);
@@ -339,7 +365,7 @@ eachBackend((backend) => {
         const room = newRoom();
         const huge = webhookJson("room_started", room).replace('"name":', `"metadata":"${"x".repeat(10 * 1024 * 1024)}","name":`);
         const hugeSigned = await signWebhook(huge);
-        await refusedWithoutChange(huge, hugeSigned.authorization, 413).catch(async (error: unknown) => {
+        await refusedWithoutChange(huge, hugeSigned.authorization, 413).catch((error: unknown) => {
           // The server may close the socket before reading it all; fetch then fails.
           if (!(error instanceof TypeError)) throw error;
         });
@@ -369,7 +395,9 @@ eachBackend((backend) => {
         expect((await client.video.v1.rooms(room.name).participants.list()).map((p) => p.identity).sort()).to.deep.equal(["Alice", "Bob"]);
         const kicked = await client.video.v1.rooms(room.name).participants("Alice").update({ status: "disconnected" });
         expect(kicked.status).to.equal("disconnected");
-        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "Alice"), { what: "Alice removed from LiveKit" });
+        await waitFor(() => liveKit.callsOf("RemoveParticipant").some((c) => c.room === room.name && c.identity === "Alice"), {
+          what: "Alice removed from LiveKit",
+        });
         // LiveKit then reports her gone: nothing more changes.
         await send("participant_left", room, alice);
         expect((await client.video.v1.rooms(room.name).participants.list()).map((p) => p.identity)).to.deep.equal(["Bob"]);
@@ -388,7 +416,12 @@ eachBackend((backend) => {
         expect(await store.claimLiveKitOnce(account, key, 60_000)).to.equal(true);
         const lk = liveKitSid("RM_");
         expect(await store.getLiveKitRoom(account, lk)).to.equal(undefined);
-        await store.updateLiveKitRoom(account, lk, { roomSid: "RM" + "a".repeat(32), participants: { PA_1: "PA" + "b".repeat(32) } }, 60_000);
+        await store.updateLiveKitRoom(
+          account,
+          lk,
+          { roomSid: "RM" + "a".repeat(32), participants: { PA_1: "PA" + "b".repeat(32) } },
+          60_000,
+        );
         await store.updateLiveKitRoom(account, lk, { participants: { PA_2: "" } }, 60_000);
         const state = await store.getLiveKitRoom(account, lk);
         expect(state?.roomSid).to.equal("RM" + "a".repeat(32));
@@ -406,5 +439,24 @@ eachBackend((backend) => {
         expect(await store.liveKitRooms(testAccount.sid.replace(/1/g, "2"))).to.deep.equal(new Map());
       });
     });
+  });
+});
+
+describe("the LiveKit bridge's account", () => {
+  it("must be named when the credentials have several accounts", async () => {
+    const liveKit = {
+      url: "http://127.0.0.1:9",
+      apiKey: liveKitKey,
+      apiSecret: liveKitSecret,
+      accountSid: undefined,
+      reconcileMs: 3_600_000,
+    };
+    let failure: unknown;
+    await startRollcall({ liveKit }).then(
+      (server) => server.close(),
+      (error: unknown) => (failure = error),
+    );
+    expect(failure).to.be.instanceOf(ConfigError);
+    expect((failure as Error).message).to.match(/ROLLCALL_LIVEKIT_ACCOUNT_SID/);
   });
 });

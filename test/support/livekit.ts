@@ -5,9 +5,9 @@ import { AccessToken, ParticipantInfo_State, TokenVerifier, WebhookEvent, type W
 
 // LiveKit as the bridge meets it, without a LiveKit server (none can be
 // installed here): webhooks signed exactly as LiveKit's server signs them,
-// and a stand-in for LiveKit's RoomService. The stand-in follows the Twirp
-// protocol of LiveKit server v1.9 (livekit/protocol 1.51, as spoken by
-// livekit-server-sdk 2.19): POST /twirp/livekit.RoomService/<Method>,
+// and a stand-in for LiveKit's RoomService. The stand-in follows LiveKit's
+// Twirp RoomService as @livekit/protocol 1.51 defines it (the version
+// livekit-server-sdk 2.19.2 speaks): POST /twirp/livekit.RoomService/<Method>,
 // protobuf-JSON bodies, a bearer token whose video grant it checks.
 
 export const liveKitKey = "APIrollcallTest";
@@ -53,14 +53,20 @@ export function webhookJson(event: WebhookEventNames, room: LiveKitRoom, partici
     id,
     createdAt: BigInt(Math.floor(Date.now() / 1000)),
     room: { sid: room.sid, name: room.name },
-    participant: participant === undefined ? undefined : { sid: participant.sid, identity: participant.identity, state: ParticipantInfo_State.ACTIVE },
+    participant:
+      participant === undefined ? undefined : { sid: participant.sid, identity: participant.identity, state: ParticipantInfo_State.ACTIVE },
   });
   // The SDK's WebhookEvent sets `event` after its constructor's fields.
   made.event = event;
   return made.toJsonString();
 }
 
-export async function postWebhook(baseUrl: string, body: string, authorization: string | undefined, contentType = "application/webhook+json") {
+export async function postWebhook(
+  baseUrl: string,
+  body: string,
+  authorization: string | undefined,
+  contentType = "application/webhook+json",
+) {
   const headers: Record<string, string> = { "content-type": contentType };
   if (authorization !== undefined) headers.authorization = authorization;
   const response = await fetch(`${baseUrl}/livekit/webhook`, { method: "POST", headers, body });
@@ -68,7 +74,13 @@ export async function postWebhook(baseUrl: string, body: string, authorization: 
 }
 
 // Sends a signed webhook and returns its answer.
-export async function sendWebhook(baseUrl: string, event: WebhookEventNames, room: LiveKitRoom, participant?: LiveKitParticipant, id?: string) {
+export async function sendWebhook(
+  baseUrl: string,
+  event: WebhookEventNames,
+  room: LiveKitRoom,
+  participant?: LiveKitParticipant,
+  id?: string,
+) {
   const signed = await signWebhook(webhookJson(event, room, participant, id));
   return postWebhook(baseUrl, signed.body, signed.authorization);
 }
@@ -125,12 +137,12 @@ export class FakeLiveKit {
     if (req.method !== "POST" || method === undefined) return twirpError(404, "bad_route", "no such method");
     let body: Record<string, unknown>;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
     } catch {
       return twirpError(400, "malformed", "body is not JSON");
     }
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
-    let video: Record<string, unknown> = {};
+    let video: Record<string, unknown>;
     try {
       if (bearer === undefined) throw new Error("no token");
       video = ((await this.verifier.verify(bearer)) as { video?: Record<string, unknown> }).video ?? {};
@@ -140,7 +152,11 @@ export class FakeLiveKit {
     }
     const roomName = typeof body.room === "string" ? body.room : "";
     const allowed =
-      method === "ListRooms" ? video.roomList === true : method === "DeleteRoom" ? video.roomCreate === true : video.roomAdmin === true && video.room === roomName;
+      method === "ListRooms"
+        ? video.roomList === true
+        : method === "DeleteRoom"
+          ? video.roomCreate === true
+          : video.roomAdmin === true && video.room === roomName;
     if (!allowed) {
       this.refused.push(method);
       return twirpError(403, "permission_denied", "the token's grant does not allow this");
@@ -157,7 +173,7 @@ export class FakeLiveKit {
         if (room === undefined) return twirpError(404, "not_found", "room not found");
         return ok({ participants: [...room.participants.values()].map(({ sid, identity }) => ({ sid, identity, state: "ACTIVE" })) });
       case "RemoveParticipant": {
-        const identity = String(body.identity ?? "");
+        const identity = typeof body.identity === "string" ? body.identity : "";
         if (room === undefined || !room.participants.has(identity)) return twirpError(404, "not_found", "participant not found");
         room.participants.delete(identity);
         return ok({});

@@ -74,7 +74,7 @@ export class MemoryLiveKit {
 
   private index(key: string): Map<string, string> {
     let index = this.followed.get(key);
-    if (index === undefined) this.followed.set(key, (index = new Map()));
+    if (index === undefined) this.followed.set(key, (index = new Map<string, string>()));
     return index;
   }
 
