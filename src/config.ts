@@ -53,6 +53,21 @@ export interface Config {
   callbackPollMs: number;
   // The most callbacks in flight at once in this instance.
   callbackConcurrency: number;
+  // The LiveKit bridge (src/livekit), off when LIVEKIT_URL is unset.
+  liveKit: LiveKitConfig | undefined;
+}
+
+export interface LiveKitConfig {
+  // LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET: LiveKit's own names.
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  // ROLLCALL_LIVEKIT_ACCOUNT_SID: the account that owns the LiveKit rooms;
+  // unset for the credentials' only account.
+  accountSid: string | undefined;
+  // How often LiveKit's rooms and participants are listed to repair what
+  // missed webhooks left wrong.
+  reconcileMs: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +105,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     callbackLeaseMs: integer(env, "ROLLCALL_CALLBACK_LEASE_MS", 10_000, 100, 600_000),
     callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
     callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
+    liveKit: liveKit(env),
   };
 }
 
@@ -156,4 +172,31 @@ function publicUrl(env: NodeJS.ProcessEnv): string | undefined {
     throw new ConfigError(`PUBLIC_URL must be an absolute http or https URL without query or fragment, got ${JSON.stringify(text)}`);
   }
   return text.replace(/\/+$/, "");
+}
+
+function liveKit(env: NodeJS.ProcessEnv): LiveKitConfig | undefined {
+  const url = env.LIVEKIT_URL;
+  if (url === undefined || url === "") {
+    for (const name of ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "ROLLCALL_LIVEKIT_ACCOUNT_SID"]) {
+      if (env[name]) throw new ConfigError(`${name} is set without LIVEKIT_URL; set LIVEKIT_URL to bridge LiveKit, or unset ${name}`);
+    }
+    return undefined;
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
+    throw new ConfigError(`LIVEKIT_URL must be an absolute http, https, ws or wss URL, got ${JSON.stringify(url)}`);
+  }
+  const apiKey = env.LIVEKIT_API_KEY ?? "";
+  const apiSecret = env.LIVEKIT_API_SECRET ?? "";
+  if (apiKey === "" || apiSecret === "") throw new ConfigError("LIVEKIT_URL is set: LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set too");
+  const accountSid = env.ROLLCALL_LIVEKIT_ACCOUNT_SID || undefined;
+  if (accountSid !== undefined && !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
+    throw new ConfigError(`ROLLCALL_LIVEKIT_ACCOUNT_SID must be "AC" and 32 hex digits, got ${JSON.stringify(accountSid)}`);
+  }
+  return { url, apiKey, apiSecret, accountSid, reconcileMs: integer(env, "ROLLCALL_LIVEKIT_RECONCILE_SECONDS", 60, 1, 86_400) * 1000 };
 }

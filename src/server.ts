@@ -11,6 +11,8 @@ import { RoomOperations } from "./operations/rooms.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
 import { RedisStore } from "./store/redis/redis-store.js";
 import { TimerSweeper } from "./timers/sweeper.js";
+import { LiveKitBridge } from "./livekit/livekit-bridge.js";
+import { isLiveKitWebhookPath } from "./livekit/webhook-ingest.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { OnePortServer } from "./transports/one-port-server.js";
@@ -30,6 +32,8 @@ export interface RunningServer {
   callbacks: CallbackRelay;
   // Ends rooms and participants whose time is up.
   timers: TimerSweeper;
+  // The LiveKit bridge, when LIVEKIT_URL is set.
+  liveKit: LiveKitBridge | undefined;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
@@ -73,7 +77,20 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     log,
   );
   const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
-  const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
+  const liveKit =
+    config.liveKit === undefined
+      ? undefined
+      : new LiveKitBridge(store, rooms, participants, {
+          config: config.liveKit,
+          accounts: [...credentials.accounts.keys()],
+          maxRequestBytes: config.maxRequestBytes,
+          control: { leaseMs: config.callbackLeaseMs, pollMs: config.callbackPollMs, backoffMs: config.callbackBackoffMs, backoffMaxMs: config.callbackBackoffMaxMs },
+          log,
+        });
+  const server = new OnePortServer(
+    (req, res) => (liveKit !== undefined && isLiveKitWebhookPath(req.url) ? liveKit.handle(req, res) : isRestPath(req.url) ? rest(req, res) : rpc(req, res)),
+    { handshakeTimeoutMs: 10_000 },
+  );
   const grpcServer =
     config.grpcPort === undefined
       ? undefined
@@ -100,17 +117,22 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
   if (config.timersEnabled) timers.start();
+  if (liveKit !== undefined) {
+    liveKit.start();
+    log(`livekit: bridging LiveKit at ${config.liveKit!.url} for account ${liveKit.accountSid}; webhooks on POST /livekit/webhook`);
+  }
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
     callbacks,
     timers,
+    liveKit,
     async close() {
       draining.abort();
       await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
       // The last changes' callbacks are left to the next holder of the leases.
-      await Promise.all([callbacks.close(), timers.close()]);
+      await Promise.all([callbacks.close(), timers.close(), liveKit?.close()]);
       await store.close();
     },
   };

@@ -160,6 +160,48 @@ export interface TimerStore {
   fireTimer(accountSid: string, timer: string): Promise<TimerOutcome>;
 }
 
+// The LiveKit bridge (src/livekit): what it remembers about LiveKit's rooms,
+// beside the records it changes through the operations. LiveKit sids (RM_…,
+// PA_…) are checked by the bridge before they reach the store.
+export interface LiveKitRoomState {
+  // The rollcall room mirroring the LiveKit room, once there is one.
+  roomSid: string | undefined;
+  // The LiveKit room finished (or rollcall completed it through the API):
+  // nothing brings it back.
+  finished: boolean;
+  // LiveKit participant sid -> the rollcall participant sid of that
+  // connection, or "" once LiveKit reported it gone.
+  participants: Map<string, string>;
+}
+
+export interface LiveKitRoomChange {
+  roomSid?: string | undefined;
+  finished?: boolean | undefined;
+  participants?: Record<string, string> | undefined;
+}
+
+export interface LiveKitStore {
+  // Takes a one-time claim on `key` (a webhook id, a token) for ttlMs; false
+  // when it is already claimed.
+  claimLiveKitOnce(accountSid: string, key: string, ttlMs: number): Promise<boolean>;
+  releaseLiveKitOnce(accountSid: string, key: string): Promise<void>;
+  getLiveKitRoom(accountSid: string, liveKitRoomSid: string): Promise<LiveKitRoomState | undefined>;
+  // Merges `change` into the LiveKit room's state and keeps it for ttlMs
+  // from now. A room mapped and not finished is in the account's set of
+  // followed rooms; finishing takes it out.
+  updateLiveKitRoom(accountSid: string, liveKitRoomSid: string, change: LiveKitRoomChange, ttlMs: number): Promise<void>;
+  // The followed LiveKit rooms: LiveKit room sid -> rollcall room sid.
+  liveKitRooms(accountSid: string): Promise<Map<string, string>>;
+  // The LiveKit room sid a followed rollcall room mirrors.
+  liveKitRoomOf(accountSid: string, roomSid: string): Promise<string | undefined>;
+  // The bridge's position in a shard of the account's log (the last event
+  // it acted on), and its lease on the shard, as the callback relay's.
+  liveKitCursor(accountSid: string, shard: number): Promise<string | undefined>;
+  setLiveKitCursor(accountSid: string, shard: number, id: string): Promise<void>;
+  holdLiveKitLease(accountSid: string, shard: number, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLiveKitLease(accountSid: string, shard: number, owner: string): Promise<void>;
+}
+
 // Store keeps rooms and participants. Every method is scoped to one account:
 // a room of another account is reported exactly like a missing one. Every
 // change is atomic, takes its time from the clock of the record it changes
@@ -167,7 +209,7 @@ export interface TimerStore {
 // backwards) and appends its events to the change log in the same step. The
 // contract suite in test/store-contract.test.ts defines the behaviour both
 // implementations share.
-export interface Store extends CallbackStore, TimerStore {
+export interface Store extends CallbackStore, TimerStore, LiveKitStore {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the

@@ -22,3 +22,27 @@ describe("REDIS_CLUSTER_NODES", () => {
     expect(() => configFromEnv(both)).to.throw(ConfigError, /REDIS_URL and REDIS_CLUSTER_NODES are both set/);
   });
 });
+
+describe("LIVEKIT_URL", () => {
+  const full = { LIVEKIT_URL: "wss://livekit.example.com", LIVEKIT_API_KEY: "APIkey", LIVEKIT_API_SECRET: "secret" };
+
+  it("is off when unset, on with LiveKit's three variables", () => {
+    expect(configFromEnv({}).liveKit).to.equal(undefined);
+    expect(configFromEnv({ ...full, ROLLCALL_LIVEKIT_RECONCILE_SECONDS: "5" }).liveKit).to.deep.equal({
+      url: "wss://livekit.example.com",
+      apiKey: "APIkey",
+      apiSecret: "secret",
+      accountSid: undefined,
+      reconcileMs: 5000,
+    });
+    expect(configFromEnv(full).liveKit?.reconcileMs).to.equal(60_000);
+  });
+
+  it("refuses a partial or malformed configuration, naming the variable", () => {
+    expect(() => configFromEnv({ LIVEKIT_URL: full.LIVEKIT_URL })).to.throw(ConfigError, /LIVEKIT_API_KEY and LIVEKIT_API_SECRET/);
+    expect(() => configFromEnv({ LIVEKIT_API_KEY: "APIkey" })).to.throw(ConfigError, /LIVEKIT_API_KEY is set without LIVEKIT_URL/);
+    expect(() => configFromEnv({ ...full, LIVEKIT_URL: "livekit.example.com" })).to.throw(ConfigError, /LIVEKIT_URL/);
+    expect(() => configFromEnv({ ...full, ROLLCALL_LIVEKIT_ACCOUNT_SID: "AC1" })).to.throw(ConfigError, /ROLLCALL_LIVEKIT_ACCOUNT_SID/);
+    expect(() => configFromEnv({ ...full, ROLLCALL_LIVEKIT_RECONCILE_SECONDS: "0" })).to.throw(ConfigError, /ROLLCALL_LIVEKIT_RECONCILE_SECONDS/);
+  });
+});

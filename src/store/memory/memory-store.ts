@@ -30,7 +30,10 @@ import {
   type CallbackBatch,
   type CallbackFailure,
   type CallbackFailureListing,
+  type LiveKitRoomChange,
+  type LiveKitRoomState,
 } from "../store.js";
+import { MemoryLiveKit } from "./memory-livekit.js";
 import { MemoryLog } from "./memory-log.js";
 import { MemoryTimers } from "./memory-timers.js";
 import { SortedStrings } from "./sorted-strings.js";
@@ -93,8 +96,11 @@ export class MemoryStore implements Store {
   private readonly accounts = new Map<string, AccountState>();
   private readonly now: () => number;
 
+  private readonly liveKit: MemoryLiveKit;
+
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.liveKit = new MemoryLiveKit(this.now);
   }
 
   async createRoom(input: NewRoom): Promise<CreateRoomOutcome> {
@@ -349,6 +355,45 @@ export class MemoryStore implements Store {
   }
 
   async releaseCallbackLease(): Promise<void> {}
+
+  async claimLiveKitOnce(accountSid: string, key: string, ttlMs: number): Promise<boolean> {
+    return this.liveKit.claim(accountSid, key, ttlMs);
+  }
+
+  async releaseLiveKitOnce(accountSid: string, key: string): Promise<void> {
+    this.liveKit.release(accountSid, key);
+  }
+
+  async getLiveKitRoom(accountSid: string, liveKitRoomSid: string): Promise<LiveKitRoomState | undefined> {
+    return this.liveKit.get(accountSid, liveKitRoomSid);
+  }
+
+  async updateLiveKitRoom(accountSid: string, liveKitRoomSid: string, change: LiveKitRoomChange, ttlMs: number): Promise<void> {
+    this.liveKit.update(accountSid, liveKitRoomSid, change, ttlMs);
+  }
+
+  async liveKitRooms(accountSid: string): Promise<Map<string, string>> {
+    return this.liveKit.followedRooms(accountSid);
+  }
+
+  async liveKitRoomOf(accountSid: string, roomSid: string): Promise<string | undefined> {
+    return this.liveKit.roomOf(accountSid, roomSid);
+  }
+
+  async liveKitCursor(accountSid: string, shard: number): Promise<string | undefined> {
+    return this.liveKit.cursor(accountSid, shard);
+  }
+
+  async setLiveKitCursor(accountSid: string, shard: number, id: string): Promise<void> {
+    this.liveKit.setCursor(accountSid, shard, id);
+  }
+
+  // One process owns the memory store: its bridge always holds every lease.
+  async holdLiveKitLease(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseLiveKitLease(): Promise<void> {}
 
   async ping(): Promise<void> {}
 

@@ -89,7 +89,36 @@ return 1
 `,
 };
 
+// The LiveKit bridge's state of a LiveKit room. KEYS: the state hash, the
+// followed rooms (LiveKit sid -> room sid), the reverse index. ARGV: ttl
+// (ms), the LiveKit room sid, the room sid or "", "1" to finish or "", then
+// participant pairs (LiveKit sid, rollcall sid or "").
+const updateLiveKitRoom: ScriptDefinition = {
+  numberOfKeys: 3,
+  lua: String.raw`
+local previous = redis.call('HGET', KEYS[1], 'room')
+if ARGV[3] ~= '' and previous and previous ~= ARGV[3] then redis.call('HDEL', KEYS[3], previous) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'room', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'finished', '1') end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], 'p:' .. ARGV[i], ARGV[i + 1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], 'created', '1') end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local room = redis.call('HGET', KEYS[1], 'room')
+if room then
+  if redis.call('HGET', KEYS[1], 'finished') == '1' then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+    redis.call('HDEL', KEYS[3], room)
+  else
+    redis.call('HSET', KEYS[2], ARGV[2], room)
+    redis.call('HSET', KEYS[3], room, ARGV[2])
+  end
+end
+return 1
+`,
+};
+
 export const callbackScripts = {
+  rcUpdateLiveKitRoom: updateLiveKitRoom,
   rcReadCallbacks: readCallbacks,
   rcAdvanceCallback: advanceCallback,
   rcPostponeCallback: postponeCallback,

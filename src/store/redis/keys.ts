@@ -51,6 +51,9 @@ export function shardKeys(accountSid: string, shard: number) {
     callbacksFailed: tag + "callbacks-failed",
     // Deadlines of the shard's rooms and participants (score: when due, in ms).
     timers: tag + "timers",
+    // The LiveKit bridge's position in the shard's log, and its lease.
+    liveKitCursor: tag + "livekit-cursor",
+    liveKitLease: tag + "livekit-lease",
   };
 }
 
@@ -65,5 +68,12 @@ export function accountKeys(accountSid: string) {
     // Rooms whose name is claimed but whose record is not yet written: the
     // record to write, by sid (see createRoom).
     pending: prefix + "pending",
+    // The LiveKit bridge: one-time claims (webhook ids and tokens, by their
+    // SHA-256), each LiveKit room's state (by its RM_ sid, checked by the
+    // bridge), and the followed rooms both ways.
+    liveKitOnce: (digest: string) => prefix + "livekit-once:" + digest,
+    liveKitRoom: (liveKitRoomSid: string) => prefix + "livekit-room:" + liveKitRoomSid,
+    liveKitRooms: prefix + "livekit-rooms",
+    liveKitByRoom: prefix + "livekit-by-room",
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Cluster } from "ioredis";
 import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
 import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../records.js";
@@ -20,6 +21,8 @@ import {
   type RoomQuery,
   type Store,
   type TimerOutcome,
+  type LiveKitRoomChange,
+  type LiveKitRoomState,
 } from "../store.js";
 import { decodeEvent, decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
 import {
@@ -322,6 +325,63 @@ export class RedisStore implements Store {
     await this.guard(() => this.redis.rcReleaseLease(shardKeys(accountSid, shard).callbacksLease, owner));
   }
 
+  async claimLiveKitOnce(accountSid: string, key: string, ttlMs: number): Promise<boolean> {
+    return this.guard(async () => (await this.redis.set(accountKeys(accountSid).liveKitOnce(digestOf(key)), "1", "PX", ttlMs, "NX")) === "OK");
+  }
+
+  async releaseLiveKitOnce(accountSid: string, key: string): Promise<void> {
+    await this.guard(() => this.redis.del(accountKeys(accountSid).liveKitOnce(digestOf(key))));
+  }
+
+  async getLiveKitRoom(accountSid: string, liveKitRoomSid: string): Promise<LiveKitRoomState | undefined> {
+    const fields = await this.guard(() => this.redis.hgetall(accountKeys(accountSid).liveKitRoom(liveKitRoomSid)));
+    if (Object.keys(fields).length === 0) return undefined;
+    const participants = new Map<string, string>();
+    for (const [field, value] of Object.entries(fields)) if (field.startsWith("p:")) participants.set(field.slice(2), value);
+    return { roomSid: fields.room || undefined, finished: fields.finished === "1", participants };
+  }
+
+  async updateLiveKitRoom(accountSid: string, liveKitRoomSid: string, change: LiveKitRoomChange, ttlMs: number): Promise<void> {
+    const keys = accountKeys(accountSid);
+    const pairs = Object.entries(change.participants ?? {}).flat();
+    await this.guard(() =>
+      this.redis.rcUpdateLiveKitRoom(
+        keys.liveKitRoom(liveKitRoomSid),
+        keys.liveKitRooms,
+        keys.liveKitByRoom,
+        String(ttlMs),
+        liveKitRoomSid,
+        change.roomSid ?? "",
+        change.finished ? "1" : "",
+        ...pairs,
+      ),
+    );
+  }
+
+  async liveKitRooms(accountSid: string): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.guard(() => this.redis.hgetall(accountKeys(accountSid).liveKitRooms))));
+  }
+
+  async liveKitRoomOf(accountSid: string, roomSid: string): Promise<string | undefined> {
+    return (await this.guard(() => this.redis.hget(accountKeys(accountSid).liveKitByRoom, roomSid))) ?? undefined;
+  }
+
+  async liveKitCursor(accountSid: string, shard: number): Promise<string | undefined> {
+    return (await this.guard(() => this.redis.get(shardKeys(accountSid, shard).liveKitCursor))) ?? undefined;
+  }
+
+  async setLiveKitCursor(accountSid: string, shard: number, id: string): Promise<void> {
+    await this.guard(() => this.redis.set(shardKeys(accountSid, shard).liveKitCursor, id));
+  }
+
+  async holdLiveKitLease(accountSid: string, shard: number, owner: string, ttlMs: number): Promise<boolean> {
+    return this.guard(async () => (await this.redis.rcHoldLease(shardKeys(accountSid, shard).liveKitLease, owner, String(ttlMs))) === 1);
+  }
+
+  async releaseLiveKitLease(accountSid: string, shard: number, owner: string): Promise<void> {
+    await this.guard(() => this.redis.rcReleaseLease(shardKeys(accountSid, shard).liveKitLease, owner));
+  }
+
   async ping(): Promise<void> {
     await this.guard(async () => {
       if (this.redis instanceof Cluster) await pingMasters(this.redis);
@@ -430,4 +490,9 @@ function pendingFields(room: NewRoom): Record<string, string> {
 // The room a timer belongs to ("<kind>:<room sid>[:<participant sid>]").
 function timerRoom(timer: string): string | undefined {
   return /^[a-z]+:(RM[0-9a-f]{32})(?::PA[0-9a-f]{32})?$/.exec(timer)?.[1];
+}
+
+// Claim keys hold digests, never the claimed text itself.
+function digestOf(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
 }
