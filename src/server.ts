@@ -72,6 +72,9 @@ export async function startServer(config: Config, store: Store, credentials: Cre
       acceptCompression: [compressionGzip, compressionBrotli],
       readMaxBytes: config.maxRequestBytes,
       writeMaxBytes: 64 * 1024 * 1024,
+      // Compressing a message of a few KiB costs more CPU than it saves on
+      // the wire; Watch streams send many such.
+      compressMinBytes: 64 * 1024,
       interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
     },
     log,

@@ -32,6 +32,9 @@ export interface EventOptions {
 
 export const defaultKeepAliveMs = 15_000;
 
+// Room watch cursors remembered, newest kept.
+const roomCursorsKept = 10_000;
+
 type ShardNext = { shard: number; result: IteratorResult<LogBatch> } | { shard: number; error: unknown };
 
 // Watches of the change log: one room's, or every room of an account through
@@ -40,6 +43,7 @@ type ShardNext = { shard: number; result: IteratorResult<LogBatch> } | { shard: 
 // empty batch after keepAliveMs without any.
 export class EventOperations {
   private readonly keepAliveMs: number;
+  private readonly roomCursors = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -58,7 +62,7 @@ export class EventOperations {
     const found = await this.rooms.get(accountSid, room);
     const roomSid = found.sid;
     const start = after === "" ? undefined : decodeEventCursor(after, accountSid, roomSid).logIds[0];
-    const cursorAt = (id: string) => encodeEventCursor({ accountSid, roomSid, logIds: [id] });
+    const cursorAt = (id: string) => this.roomCursor(accountSid, roomSid, id);
     const batches = this.store.followLog({ accountSid, roomSid }, start, { signal, keepAliveMs: this.keepAliveMs });
     let first = true;
     try {
@@ -86,6 +90,19 @@ export class EventOperations {
     } catch (error) {
       throw positionError(error, "room");
     }
+  }
+
+  // A room watch's cursor after the log position `id`: the same for every
+  // watcher of the room, so made once (a digest each) for the recent ones.
+  private roomCursor(accountSid: string, roomSid: string, id: string): string {
+    const key = `${roomSid}/${id}`;
+    let cursor = this.roomCursors.get(key);
+    if (cursor === undefined) {
+      cursor = encodeEventCursor({ accountSid, roomSid, logIds: [id] });
+      this.roomCursors.set(key, cursor);
+      if (this.roomCursors.size > roomCursorsKept) this.roomCursors.delete(this.roomCursors.keys().next().value!);
+    }
+    return cursor;
   }
 
   // The position at the end of a room's log.

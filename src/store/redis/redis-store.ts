@@ -75,7 +75,7 @@ export class RedisStore implements Store {
     this.followers = new LogFollowers(
       () => blockingConnection(client, blockMs, options.commandTimeoutMs),
       (key, countPart, after, limit) => this.readLog(key, countPart, after, limit),
-      { blockMs, windowSize: 2000, readBatch: 500 },
+      { blockMs, windowSize: 10_000, readBatch: 500 },
     );
   }
 

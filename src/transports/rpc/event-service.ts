@@ -1,11 +1,23 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { EventService, EventServiceWatchResponseSchema } from "../../../gen/rollcall/v1/event_pb.js";
+import { EventService, EventServiceWatchResponseSchema, type Event } from "../../../gen/rollcall/v1/event_pb.js";
 import type { EventOperations } from "../../operations/events.js";
+import type { ChangeEvent } from "../../store/records.js";
 import { accountOf } from "./account.js";
 import { eventMessage } from "./messages.js";
 
 export function eventService(events: EventOperations, draining: AbortSignal): ServiceImpl<typeof EventService> {
+  // The watchers of one room receive the same event objects with the same
+  // cursors (the store's reader shares them): each event becomes a message
+  // once, not once per watcher.
+  const messages = new WeakMap<ChangeEvent, { cursor: string; message: Event }>();
+  const messageOf = (cursor: string, event: ChangeEvent): Event => {
+    const known = messages.get(event);
+    if (known?.cursor === cursor) return known.message;
+    const message = eventMessage(cursor, event);
+    messages.set(event, { cursor, message });
+    return message;
+  };
   return {
     // Ends when the client cancels, when a watched room ends, and when the
     // server starts draining: then with UNAVAILABLE, as the client should
@@ -14,7 +26,7 @@ export function eventService(events: EventOperations, draining: AbortSignal): Se
       const stop = AbortSignal.any([ctx.signal, draining]);
       for await (const batch of events.watch(accountOf(ctx), { room: req.room, after: req.after }, stop)) {
         yield create(EventServiceWatchResponseSchema, {
-          events: batch.events.map(({ cursor, event }) => eventMessage(cursor, event)),
+          events: batch.events.map(({ cursor, event }) => messageOf(cursor, event)),
           cursor: batch.cursor,
         });
       }
