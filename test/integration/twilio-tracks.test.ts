@@ -1,9 +1,11 @@
 import { Code, type Client } from "@connectrpc/connect";
 import { expect } from "chai";
 import twilio from "twilio";
+import { EventService, EventType } from "../../gen/rollcall/v1/event_pb.js";
 import { ParticipantService, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
 import { TrackKind, TrackService } from "../../gen/rollcall/v1/track_pb.js";
 import { eachBackend } from "../support/backends.js";
+import { watchUntil } from "../support/watch.js";
 import { connectJsonHttp1, rejection } from "../support/clients.js";
 import { otherAccount, otherAuthorization, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
@@ -191,6 +193,34 @@ eachBackend((backend) => {
       expect((await rejection(tracks.subscribe({ room, participant: bob.sid, track: "mic" }))).code).to.equal(Code.InvalidArgument);
       const strangerTracks = connectJsonHttp1(TrackService, server.url, otherAuthorization);
       expect((await rejection(strangerTracks.publish({ room: alice.roomSid, participant: alice.sid, name: "spy", kind: TrackKind.AUDIO }))).code).to.equal(Code.NotFound);
+    });
+
+    it("Watch sees each track change with its track, and a leave's track-removed before its disconnect", async () => {
+      const room = uniqueName("Watched");
+      const alice = await join(room, "alice");
+      const bob = await join(room, "bob");
+      const events = connectJsonHttp1(EventService, server.url);
+      let after = "";
+      for await (const page of participants.list({ room })) after = page.watchCursor;
+      const mic = await publish(alice, "mic");
+      await tracks.update({ room, participant: "alice", track: "mic", enabled: false });
+      await tracks.subscribe({ room, participant: "bob", track: mic.sid });
+      await tracks.updateSubscribeRules({ room, participant: "bob", rules: [{ type: 1, all: true }] });
+      await participants.leave({ room, participant: "alice" });
+      const { received } = await watchUntil(events, { room, after }, (got) => got.some((e) => e.type === EventType.PARTICIPANT_DISCONNECTED));
+      expect(received.map((e) => e.type)).to.deep.equal([
+        EventType.TRACK_ADDED,
+        EventType.TRACK_DISABLED,
+        EventType.TRACK_SUBSCRIBED,
+        EventType.SUBSCRIBE_RULES_UPDATED,
+        EventType.TRACK_REMOVED,
+        EventType.PARTICIPANT_DISCONNECTED,
+      ]);
+      expect(received[0]!.track).to.deep.include({ sid: mic.sid, name: "mic", kind: TrackKind.AUDIO, enabled: true, participantSid: alice.sid });
+      expect(received[1]!.track?.enabled).to.equal(false);
+      expect(received[2]!.participant?.sid).to.equal(bob.sid);
+      expect(received[3]!.subscribeRules?.rules).to.have.length(1);
+      expect(received[4]!.participant?.sid).to.equal(alice.sid);
     });
 
     it("a disconnect racing 50 publishes leaves no published track of the disconnected participant", async () => {
