@@ -38,7 +38,8 @@ function checkRule(value: unknown, index: number): SubscribeRule {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw rulesInvalid(`${at} must be an object`);
   const fields = value as Record<string, unknown>;
   for (const name of Object.keys(fields)) {
-    if (name !== "type" && name !== "all" && !(filters as readonly string[]).includes(name)) throw rulesInvalid(`${at} has an unknown field ${quote(name)}`);
+    if (name !== "type" && name !== "all" && !(filters as readonly string[]).includes(name))
+      throw rulesInvalid(`${at} has an unknown field ${quote(name)}`);
   }
   const { type } = fields;
   if (type === undefined) throw rulesInvalid(`${at} must have a type`);
@@ -56,7 +57,8 @@ function checkRule(value: unknown, index: number): SubscribeRule {
     given++;
     if (typeof filter !== "string" || filter === "") throw rulesInvalid(`${at} ${name} must be a non-empty string`);
     if ([...filter].length > maxFilterLength) throw rulesInvalid(`${at} ${name} must be at most ${maxFilterLength} characters`);
-    if (name === "kind" && !(trackKinds as readonly string[]).includes(filter)) throw rulesInvalid(`${at} kind must be audio, video or data`);
+    if (name === "kind" && !(trackKinds as readonly string[]).includes(filter))
+      throw rulesInvalid(`${at} kind must be audio, video or data`);
     if (name === "priority" && !priorities.includes(filter)) throw rulesInvalid(`${at} priority must be low, standard or high`);
     if (name === "kind") rule.kind = filter as TrackKind;
     else rule[name] = filter;
@@ -133,6 +135,7 @@ class StrictJson {
   }
 
   private string(): string {
+    // eslint-disable-next-line no-control-regex -- JSON strings may not hold raw control characters
     const match = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(this.text.slice(this.at));
     if (match === null) throw this.fail();
     this.at += match[0].length;

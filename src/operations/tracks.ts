@@ -92,20 +92,32 @@ export class TrackOperations {
 
   async *publishedPages(accountSid: string, input: TrackListInput): AsyncGenerator<TrackPage<TrackRecord>, void> {
     const p = await this.participants.get(accountSid, input.room, input.participant);
-    yield* pages(input, p.roomSid, publishedList, (query) => this.store.listPublishedTracks(accountSid, p.roomSid, p.sid, query), (t) => ({
-      time: t.dateCreated,
-      sequence: t.sequence,
-      sid: t.sid,
-    }));
+    yield* pages(
+      input,
+      p.roomSid,
+      publishedList,
+      (query) => this.store.listPublishedTracks(accountSid, p.roomSid, p.sid, query),
+      (t) => ({
+        time: t.dateCreated,
+        sequence: t.sequence,
+        sid: t.sid,
+      }),
+    );
   }
 
   async *subscribedPages(accountSid: string, input: TrackListInput): AsyncGenerator<TrackPage<SubscriptionRecord>, void> {
     const p = await this.participants.get(accountSid, input.room, input.participant);
-    yield* pages(input, p.roomSid, subscribedList, (query) => this.store.listSubscriptions(accountSid, p.roomSid, p.sid, query), (s) => ({
-      time: s.dateCreated,
-      sequence: s.sequence,
-      sid: s.track.sid,
-    }));
+    yield* pages(
+      input,
+      p.roomSid,
+      subscribedList,
+      (query) => this.store.listSubscriptions(accountSid, p.roomSid, p.sid, query),
+      (s) => ({
+        time: s.dateCreated,
+        sequence: s.sequence,
+        sid: s.track.sid,
+      }),
+    );
   }
 
   async getRules(accountSid: string, room: string, participant: string): Promise<SubscribeRules> {
@@ -156,13 +168,15 @@ const failures: Record<TrackFailure, (what: string) => RollcallError> = {
   room_not_found: () => new RollcallError("room_not_found", "no such room"),
   room_completed: () => new RollcallError("room_completed", "the room is completed"),
   participant_not_found: () => new RollcallError("participant_not_found", "no such participant"),
-  participant_disconnected: () => new RollcallError("participant_disconnected", "the participant is disconnected: it publishes and subscribes no more"),
-  track_not_found: (what) => new RollcallError("track_not_found", `no track ${what} (a published track of this room, or for an unsubscribe a track subscribed to)`),
+  participant_disconnected: () =>
+    new RollcallError("participant_disconnected", "the participant is disconnected: it publishes and subscribes no more"),
+  track_not_found: (what) =>
+    new RollcallError("track_not_found", `no track ${what} (a published track of this room, or for an unsubscribe a track subscribed to)`),
   track_name_taken: (what) => new RollcallError("track_name_taken", `the participant already publishes ${what}`),
   own_track: () => new RollcallError("own_track", "a participant cannot subscribe to its own track"),
 };
 
 function settled<T>(outcome: TrackOutcome<T>, what: string): T {
-  if (outcome.kind === "ok") return (outcome as { kind: "ok"; value: T }).value;
+  if ("value" in outcome) return outcome.value;
   throw failures[outcome.kind](what);
 }

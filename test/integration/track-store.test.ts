@@ -47,7 +47,10 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
       const stop = new AbortController();
       const all: ChangeEvent[] = [];
       const last = (await store.listParticipants(r.accountSid, r.sid, { status: "connected", limit: 1 })).logId;
-      for await (const batch of store.followLog({ accountSid: r.accountSid, roomSid: r.sid }, "0-0", { signal: stop.signal, keepAliveMs: 5000 })) {
+      for await (const batch of store.followLog({ accountSid: r.accountSid, roomSid: r.sid }, "0-0", {
+        signal: stop.signal,
+        keepAliveMs: 5000,
+      })) {
         all.push(...batch.events.map((e) => e.event));
         if (batch.lastId === last) break;
       }
@@ -60,7 +63,15 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
       const alice = await join(r, "alice");
       clock.now = t0 + 10;
       const mic = ok(await publish(alice, "mic"));
-      expect(mic).to.include({ name: "mic", kind: "audio", enabled: true, participantSid: alice.sid, roomSid: r.sid, accountSid: r.accountSid, dateCreated: t0 + 10 });
+      expect(mic).to.include({
+        name: "mic",
+        kind: "audio",
+        enabled: true,
+        participantSid: alice.sid,
+        roomSid: r.sid,
+        accountSid: r.accountSid,
+        dateCreated: t0 + 10,
+      });
       clock.now = t0 + 5; // the room's clock does not go back
       const cam = ok(await publish(alice, "cam", "video", false));
       expect(cam.dateCreated).to.equal(t0 + 10);
@@ -73,7 +84,10 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
       expect(await store.listPublishedTracks(r.accountSid, r.sid, alice.sid, { limit: 10 })).to.deep.equal([mic, cam]);
       const first = await store.listPublishedTracks(r.accountSid, r.sid, alice.sid, { limit: 1 });
       expect(first).to.deep.equal([mic]);
-      const after = await store.listPublishedTracks(r.accountSid, r.sid, alice.sid, { limit: 10, cursor: { time: mic.dateCreated, sequence: mic.sequence, sid: mic.sid } });
+      const after = await store.listPublishedTracks(r.accountSid, r.sid, alice.sid, {
+        limit: 10,
+        cursor: { time: mic.dateCreated, sequence: mic.sequence, sid: mic.sid },
+      });
       expect(after).to.deep.equal([cam]);
       const types = (await events(r)).map((e) => e.type);
       expect(types.filter((t) => t === "track-added")).to.have.length(2);
@@ -91,7 +105,11 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
       expect(off).to.include({ enabled: false, dateUpdated: t0 + 20 });
       ok(await store.setTrackEnabled(r.accountSid, r.sid, alice.sid, mic.sid, false));
       ok(await store.setTrackEnabled(r.accountSid, r.sid, alice.sid, mic.sid, true));
-      expect((await events(r)).map((e) => e.type).filter((t) => t.startsWith("track-"))).to.deep.equal(["track-added", "track-disabled", "track-enabled"]);
+      expect((await events(r)).map((e) => e.type).filter((t) => t.startsWith("track-"))).to.deep.equal([
+        "track-added",
+        "track-disabled",
+        "track-enabled",
+      ]);
       expect((await store.setTrackEnabled(r.accountSid, r.sid, alice.sid, "MT" + "0".repeat(32), true)).kind).to.equal("track_not_found");
     });
 
@@ -173,9 +191,30 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
     it("refuses changes in a missing room, another account's room, or for a missing participant", async () => {
       const r = await room();
       const alice = await join(r, "alice");
-      expect((await store.publishTrack(newSid("AC"), r.sid, alice.sid, { sid: "MT" + "1".repeat(32), name: "x", kind: "audio", enabled: true })).kind).to.equal("room_not_found");
-      expect((await store.publishTrack(r.accountSid, newSid("RM"), alice.sid, { sid: "MT" + "1".repeat(32), name: "x", kind: "audio", enabled: true })).kind).to.equal("room_not_found");
-      expect((await store.publishTrack(r.accountSid, r.sid, newSid("PA"), { sid: "MT" + "1".repeat(32), name: "x", kind: "audio", enabled: true })).kind).to.equal("participant_not_found");
+      expect(
+        (await store.publishTrack(newSid("AC"), r.sid, alice.sid, { sid: "MT" + "1".repeat(32), name: "x", kind: "audio", enabled: true }))
+          .kind,
+      ).to.equal("room_not_found");
+      expect(
+        (
+          await store.publishTrack(r.accountSid, newSid("RM"), alice.sid, {
+            sid: "MT" + "1".repeat(32),
+            name: "x",
+            kind: "audio",
+            enabled: true,
+          })
+        ).kind,
+      ).to.equal("room_not_found");
+      expect(
+        (
+          await store.publishTrack(r.accountSid, r.sid, newSid("PA"), {
+            sid: "MT" + "1".repeat(32),
+            name: "x",
+            kind: "audio",
+            enabled: true,
+          })
+        ).kind,
+      ).to.equal("participant_not_found");
       expect(await store.getSubscribeRules(newSid("AC"), r.sid, alice.sid)).to.equal(undefined);
       expect(await store.getSubscribeRules(r.accountSid, r.sid, newSid("PA"))).to.equal(undefined);
     });
@@ -206,7 +245,10 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
       const first = ok(await store.setSubscribeRules(r.accountSid, r.sid, alice.sid, [{ type: "exclude", all: true }]));
       expect(first).to.deep.include({ dateCreated: t0 + 40, dateUpdated: t0 + 40, rules: [{ type: "exclude", all: true }] });
       clock.now = t0 + 50;
-      const rules = [{ type: "include" as const, kind: "audio" as const }, { type: "include" as const, publisher: "bob", track: "mic" }];
+      const rules = [
+        { type: "include" as const, kind: "audio" as const },
+        { type: "include" as const, publisher: "bob", track: "mic" },
+      ];
       const second = ok(await store.setSubscribeRules(r.accountSid, r.sid, alice.sid, rules));
       expect(second).to.deep.include({ dateCreated: t0 + 40, dateUpdated: t0 + 50, rules });
       expect(await store.getSubscribeRules(r.accountSid, r.sid, alice.sid)).to.deep.equal(second);
@@ -217,7 +259,7 @@ function trackContract(name: string, open: (clock: TestClock & { read: () => num
   });
 }
 
-trackContract("memory", async (clock) => new MemoryStore({ ...testLimits, now: clock.read }));
+trackContract("memory", (clock) => Promise.resolve(new MemoryStore({ ...testLimits, now: clock.read })));
 
 eachRedisTarget((target) => {
   trackContract(target.name, async (clock) => target.open({ now: clock.read }));

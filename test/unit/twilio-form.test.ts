@@ -29,7 +29,17 @@ describe("status callback parameters of track events", () => {
     dateUpdated: t0,
     sequence: 3,
   };
-  const event = (type: ChangeEvent["type"]): ChangeEvent => ({ accountSid: room.accountSid, roomSid: room.sid, sequence: 3, type, time: t0, reason: undefined, room, participant, track });
+  const event = (type: ChangeEvent["type"]): ChangeEvent => ({
+    accountSid: room.accountSid,
+    roomSid: room.sid,
+    sequence: 3,
+    type,
+    time: t0,
+    reason: undefined,
+    room,
+    participant,
+    track,
+  });
 
   for (const type of ["track-added", "track-removed", "track-enabled", "track-disabled"] as const) {
     it(`${type} carries TrackSid, TrackKind and the participant`, () => {

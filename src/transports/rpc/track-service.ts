@@ -62,7 +62,10 @@ export function trackService(tracks: TrackOperations, draining: AbortSignal): Se
     async *listSubscribed(req, ctx) {
       const input = { room: req.room, participant: req.participant, pageSize: req.pageSize || undefined, pageToken: req.pageToken };
       for await (const page of tracks.subscribedPages(accountOf(ctx), input)) {
-        yield create(TrackServiceListSubscribedResponseSchema, { subscribedTracks: page.items.map(subscribedTrackMessage), nextPageToken: page.nextPageToken });
+        yield create(TrackServiceListSubscribedResponseSchema, {
+          subscribedTracks: page.items.map(subscribedTrackMessage),
+          nextPageToken: page.nextPageToken,
+        });
         stopAfterPage(ctx.signal, draining, page.nextPageToken);
       }
     },
