@@ -8,6 +8,7 @@ import { CallbackOperations } from "./operations/callbacks.js";
 import { EventOperations } from "./operations/events.js";
 import { ParticipantOperations } from "./operations/participants.js";
 import { RoomOperations } from "./operations/rooms.js";
+import { TrackOperations } from "./operations/tracks.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
 import { RedisStore } from "./store/redis/redis-store.js";
 import { TimerSweeper } from "./timers/sweeper.js";
@@ -62,10 +63,11 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const accountCallbacks = new Map([...credentials.accounts].flatMap(([sid, account]) => (account.callback ? [[sid, account.callback] as const] : [])));
   const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants }, accountCallbacks);
   const participants = new ParticipantOperations(store, rooms);
+  const tracks = new TrackOperations(store, participants);
   const events = new EventOperations(store, rooms, { keepAliveMs: config.watchKeepAliveMs });
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
-  const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), () => store.ping(), draining.signal);
+  const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), tracks, () => store.ping(), draining.signal);
   const rpc = rpcNodeHandler(
     {
       routes: connectRoutes(bindings),
@@ -79,7 +81,7 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     },
     log,
   );
-  const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
+  const rest = restHandler({ participants, rooms, tracks, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
   const liveKit =
     config.liveKit === undefined
       ? undefined

@@ -6,8 +6,10 @@ import type { ChangeEvent } from "../store/records.js";
 // its X-Twilio-Signature.
 
 // The events Twilio sends a room's status callback for; other events of the
-// change log (participant-anonymized) have none.
-const callbackEvents = new Set(["room-created", "room-ended", "participant-connected", "participant-disconnected"]);
+// change log (participant-anonymized, subscriptions, subscribe rules) have none.
+const trackEvents = new Set(["track-added", "track-removed", "track-enabled", "track-disabled"]);
+const participantEvents = new Set(["participant-connected", "participant-disconnected", ...trackEvents]);
+const callbackEvents = new Set(["room-created", "room-ended", ...participantEvents]);
 
 // Twilio's parameters for an event, or undefined when Twilio sends none for it.
 export function callbackParameters(event: ChangeEvent): Record<string, string> | undefined {
@@ -23,10 +25,14 @@ export function callbackParameters(event: ChangeEvent): Record<string, string> |
     Timestamp: new Date(event.time).toISOString(),
     SequenceNumber: String(event.sequence),
   };
-  if (event.type === "participant-connected" || event.type === "participant-disconnected") {
+  if (participantEvents.has(event.type)) {
     parameters.ParticipantSid = participant!.sid;
     parameters.ParticipantIdentity = participant!.identity;
     parameters.ParticipantStatus = participant!.status;
+  }
+  if (trackEvents.has(event.type)) {
+    parameters.TrackSid = event.track!.sid;
+    parameters.TrackKind = event.track!.kind;
   }
   if (event.type === "participant-disconnected") parameters.ParticipantDuration = String(durationSeconds(participant!.startTime, participant!.endTime) ?? 0);
   if (event.type === "room-ended") parameters.RoomDuration = String(durationSeconds(room.dateCreated, room.endTime) ?? 0);

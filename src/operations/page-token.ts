@@ -12,7 +12,7 @@ export interface PagePosition<Status extends string> {
   roomSid?: string | undefined;
 }
 
-const tokenForm = /^([a-z-]+)\.(\d{1,13})\.(\d{1,12})\.((?:RM|PA)[0-9a-f]{32})(?:\.(RM[0-9a-f]{32}))?$/;
+const tokenForm = /^([a-z-]+)\.(\d{1,13})\.(\d{1,12})\.((?:RM|PA|MT)[0-9a-f]{32})(?:\.(RM[0-9a-f]{32}))?$/;
 
 export function encodePageToken(position: PagePosition<string>): string {
   const { status, cursor, roomSid } = position;

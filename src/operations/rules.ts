@@ -36,6 +36,17 @@ function checkName(value: string, field: string, reasons: NameReasons): string {
   return value;
 }
 
+const trackNameReasons: NameReasons = {
+  invalid: "track_name_invalid",
+  tooLong: "track_name_too_long",
+  invalidCharacters: "track_name_invalid_characters",
+};
+
+// A track name: the same rules as identities (Twilio: at most 128 characters).
+export function checkTrackName(value: string, field = "name"): string {
+  return checkName(value, field, trackNameReasons);
+}
+
 export function checkIdentity(value: string, field = "identity"): string {
   return checkName(value, field, identityReasons);
 }

@@ -49,7 +49,20 @@ export function isPresent(status: ParticipantStatus): boolean {
 
 // The change log: every change a user can see is one event, appended in the
 // same atomic step as the change.
-export const eventTypes = ["room-created", "room-ended", "participant-connected", "participant-disconnected", "participant-anonymized"] as const;
+export const eventTypes = [
+  "room-created",
+  "room-ended",
+  "participant-connected",
+  "participant-disconnected",
+  "participant-anonymized",
+  "track-added",
+  "track-removed",
+  "track-enabled",
+  "track-disabled",
+  "track-subscribed",
+  "track-unsubscribed",
+  "subscribe-rules-updated",
+] as const;
 export type EventType = (typeof eventTypes)[number];
 
 // Why a participant was disconnected.
@@ -73,4 +86,65 @@ export interface ChangeEvent {
   // The room and the participant as they were right after the change.
   room: RoomRecord;
   participant: ParticipantRecord | undefined;
+  // For track events: the track right after the change (for track-removed,
+  // as it was when removed). For track-subscribed and track-unsubscribed the
+  // participant is the subscriber, otherwise the publisher.
+  track?: TrackRecord | undefined;
+  // For subscribe-rules-updated: the participant's rules after the change.
+  rules?: SubscribeRules | undefined;
 }
+
+export const trackKinds = ["audio", "video", "data"] as const;
+export type TrackKind = (typeof trackKinds)[number];
+
+// A track a participant publishes. Only currently published tracks exist:
+// unpublishing, and the publisher's disconnect, remove the record.
+export interface TrackRecord {
+  sid: string;
+  roomSid: string;
+  accountSid: string;
+  // The publisher.
+  participantSid: string;
+  // Unique among the participant's published tracks.
+  name: string;
+  kind: TrackKind;
+  enabled: boolean;
+  dateCreated: number;
+  dateUpdated: number;
+  // The room's event sequence of its track-added event: orders tracks
+  // published in the same millisecond.
+  sequence: number;
+}
+
+// A participant's subscription to another participant's published track:
+// the track as it is now, and when the subscription started.
+export interface SubscriptionRecord {
+  track: TrackRecord;
+  // The subscriber.
+  participantSid: string;
+  dateCreated: number;
+  // The room's event sequence of its track-subscribed event.
+  sequence: number;
+}
+
+// Twilio's subscribe rule: a type and filters, each given at most once.
+export interface SubscribeRule {
+  type: "include" | "exclude";
+  all?: true | undefined;
+  publisher?: string | undefined;
+  track?: string | undefined;
+  kind?: TrackKind | undefined;
+  priority?: string | undefined;
+}
+
+// A participant's subscribe rules; times are undefined until the first update
+// (Twilio's default is to include every track).
+export interface SubscribeRules {
+  roomSid: string;
+  participantSid: string;
+  rules: SubscribeRule[];
+  dateCreated: number | undefined;
+  dateUpdated: number | undefined;
+}
+
+export const defaultSubscribeRules: readonly SubscribeRule[] = [{ type: "include", all: true }];

@@ -1,4 +1,16 @@
-import type { ChangeEvent, DisconnectReason, ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "./records.js";
+import type {
+  ChangeEvent,
+  DisconnectReason,
+  ParticipantRecord,
+  ParticipantStatus,
+  RoomRecord,
+  RoomStatus,
+  SubscribeRule,
+  SubscribeRules,
+  SubscriptionRecord,
+  TrackKind,
+  TrackRecord,
+} from "./records.js";
 
 // A position in a listing: the time a record is ordered by, the sequence that
 // breaks ties within that time, then its sid.
@@ -209,7 +221,63 @@ export interface LiveKitStore {
 // backwards) and appends its events to the change log in the same step. The
 // contract suite in test/store-contract.test.ts defines the behaviour both
 // implementations share.
-export interface Store extends CallbackStore, TimerStore, LiveKitStore {
+// Tracks (src/operations/tracks.ts): why a track change was refused.
+export type TrackFailure =
+  | "room_not_found"
+  | "room_completed"
+  | "participant_not_found"
+  // The participant is disconnected: it publishes and subscribes no more.
+  | "participant_disconnected"
+  // No such track published by that participant (or, for an unsubscribe, no
+  // such subscription); a track of another room is not found either.
+  | "track_not_found"
+  // The publisher already publishes a track of that name.
+  | "track_name_taken"
+  // A participant cannot subscribe to its own track.
+  | "own_track";
+
+export type TrackOutcome<T> = { kind: "ok"; value: T } | { kind: TrackFailure };
+
+export interface NewTrack {
+  sid: string;
+  name: string;
+  kind: TrackKind;
+  enabled: boolean;
+}
+
+// A page of a participant's tracks: published ones by publication, subscribed
+// ones by subscription (time, then the room's event sequence, then sid).
+export interface TrackQuery {
+  cursor?: Cursor | undefined;
+  limit: number;
+}
+
+// Published tracks, subscriptions and subscribe rules. Every change is atomic
+// with its event, in the room's own step; a participant's disconnect (and so a
+// room's completion) unpublishes its tracks and ends its subscriptions in the
+// disconnect's own step.
+export interface TrackStore {
+  publishTrack(accountSid: string, roomSid: string, participantSid: string, track: NewTrack): Promise<TrackOutcome<TrackRecord>>;
+  // Enables or disables a published track; an unchanged state appends nothing.
+  setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>>;
+  // Removes a published track and every subscription to it; the track as it was.
+  unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>>;
+  // Subscribes a present participant to another's published track of the
+  // same room; an existing subscription comes back unchanged.
+  subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
+  unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
+  // A published track of the participant, by sid or by name.
+  getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined>;
+  getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined>;
+  listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]>;
+  listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]>;
+  // undefined for a participant that does not exist.
+  getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined>;
+  // Replaces the participant's rules (any status), appending subscribe-rules-updated.
+  setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>>;
+}
+
+export interface Store extends CallbackStore, TimerStore, TrackStore, LiveKitStore {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the

@@ -25,6 +25,7 @@ const allServices = [
   "rollcall.v1.EventService",
   "rollcall.v1.ParticipantService",
   "rollcall.v1.RoomService",
+  "rollcall.v1.TrackService",
 ];
 
 // buf curl with the schema from server reflection only. A failed call comes
@@ -112,8 +113,8 @@ describe("reflection and health", () => {
 
     it("health List reports the server and each of rollcall's services", async () => {
       const list = await connectBinaryHttp2(Health, server.url, "").list({});
-      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.CallbackService", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService"]);
-      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING, ServingStatus.SERVING]);
+      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.CallbackService", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService", "rollcall.v1.TrackService"]);
+      expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal(Array(6).fill(ServingStatus.SERVING));
     });
 
     it("v1alpha reflection lists services and sends each import once per stream, the requested file always", async () => {

@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import type { ParticipantOperations } from "../../src/operations/participants.js";
 import type { RoomOperations } from "../../src/operations/rooms.js";
+import type { TrackOperations } from "../../src/operations/tracks.js";
 import { requestPathOf } from "../../src/transports/rest/request-path.js";
 import { matchRoute, restRoutes } from "../../src/transports/rest/routes.js";
 
 // Building the routes calls no operation: only their patterns matter here.
-const routes = restRoutes({} as ParticipantOperations, {} as RoomOperations);
+const routes = restRoutes({} as ParticipantOperations, {} as RoomOperations, {} as TrackOperations);
 
 function routeOf(pathname: string): { pattern: string; methods: string[]; args: Record<string, string> } | undefined {
   const match = matchRoute(routes, requestPathOf(pathname).segments);

@@ -10,13 +10,15 @@ import type { Participant } from "./participant_pb.js";
 import { file_rollcall_v1_participant } from "./participant_pb.js";
 import type { Room } from "./room_pb.js";
 import { file_rollcall_v1_room } from "./room_pb.js";
+import type { SubscribeRules, Track } from "./track_pb.js";
+import { file_rollcall_v1_track } from "./track_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rollcall/v1/event.proto.
  */
 export const file_rollcall_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chdyb2xsY2FsbC92MS9ldmVudC5wcm90bxILcm9sbGNhbGwudjEi1AIKBUV2ZW50Eg4KBmN1cnNvchgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIkCgR0eXBlGAMgASgOMhYucm9sbGNhbGwudjEuRXZlbnRUeXBlEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjY291bnRfc2lkGAUgASgJEhAKCHJvb21fc2lkGAYgASgJEh8KBHJvb20YByABKAsyES5yb2xsY2FsbC52MS5Sb29tEi0KC3BhcnRpY2lwYW50GAggASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSLQoGcmVhc29uGAkgASgOMh0ucm9sbGNhbGwudjEuRGlzY29ubmVjdFJlYXNvbhIzCg9yb29tX2VuZF9yZWFzb24YCiABKA4yGi5yb2xsY2FsbC52MS5Sb29tRW5kUmVhc29uIjcKGEV2ZW50U2VydmljZVdhdGNoUmVxdWVzdBIMCgRyb29tGAEgASgJEg0KBWFmdGVyGAIgASgJIk8KGUV2ZW50U2VydmljZVdhdGNoUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIucm9sbGNhbGwudjEuRXZlbnQSDgoGY3Vyc29yGAIgASgJKtUBCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhsKF0VWRU5UX1RZUEVfUk9PTV9DUkVBVEVEEAESGQoVRVZFTlRfVFlQRV9ST09NX0VOREVEEAISJAogRVZFTlRfVFlQRV9QQVJUSUNJUEFOVF9DT05ORUNURUQQAxInCiNFVkVOVF9UWVBFX1BBUlRJQ0lQQU5UX0RJU0NPTk5FQ1RFRBAEEiUKIUVWRU5UX1RZUEVfUEFSVElDSVBBTlRfQU5PTllNSVpFRBAFKtkBChBEaXNjb25uZWN0UmVhc29uEiEKHURJU0NPTk5FQ1RfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYRElTQ09OTkVDVF9SRUFTT05fS0lDS0VEEAESHgoaRElTQ09OTkVDVF9SRUFTT05fUkVQTEFDRUQQAhIaChZESVNDT05ORUNUX1JFQVNPTl9MRUZUEAMSJAogRElTQ09OTkVDVF9SRUFTT05fUk9PTV9DT01QTEVURUQQBBIiCh5ESVNDT05ORUNUX1JFQVNPTl9NQVhfRFVSQVRJT04QBSrjAQoNUm9vbUVuZFJlYXNvbhIfChtST09NX0VORF9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlST09NX0VORF9SRUFTT05fQ09NUExFVEVEEAESIgoeUk9PTV9FTkRfUkVBU09OX1VOVVNFRF9USU1FT1VUEAISIQodUk9PTV9FTkRfUkVBU09OX0VNUFRZX1RJTUVPVVQQAxIgChxST09NX0VORF9SRUFTT05fTUFYX0RVUkFUSU9OEAQSKQolUk9PTV9FTkRfUkVBU09OX0xBU1RfUEFSVElDSVBBTlRfTEVGVBAFMm0KDEV2ZW50U2VydmljZRJdCgVXYXRjaBIlLnJvbGxjYWxsLnYxLkV2ZW50U2VydmljZVdhdGNoUmVxdWVzdBomLnJvbGxjYWxsLnYxLkV2ZW50U2VydmljZVdhdGNoUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_rollcall_v1_participant, file_rollcall_v1_room]);
+  fileDesc("Chdyb2xsY2FsbC92MS9ldmVudC5wcm90bxILcm9sbGNhbGwudjEirQMKBUV2ZW50Eg4KBmN1cnNvchgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIkCgR0eXBlGAMgASgOMhYucm9sbGNhbGwudjEuRXZlbnRUeXBlEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2FjY291bnRfc2lkGAUgASgJEhAKCHJvb21fc2lkGAYgASgJEh8KBHJvb20YByABKAsyES5yb2xsY2FsbC52MS5Sb29tEi0KC3BhcnRpY2lwYW50GAggASgLMhgucm9sbGNhbGwudjEuUGFydGljaXBhbnQSLQoGcmVhc29uGAkgASgOMh0ucm9sbGNhbGwudjEuRGlzY29ubmVjdFJlYXNvbhIzCg9yb29tX2VuZF9yZWFzb24YCiABKA4yGi5yb2xsY2FsbC52MS5Sb29tRW5kUmVhc29uEiEKBXRyYWNrGAsgASgLMhIucm9sbGNhbGwudjEuVHJhY2sSNAoPc3Vic2NyaWJlX3J1bGVzGAwgASgLMhsucm9sbGNhbGwudjEuU3Vic2NyaWJlUnVsZXMiNwoYRXZlbnRTZXJ2aWNlV2F0Y2hSZXF1ZXN0EgwKBHJvb20YASABKAkSDQoFYWZ0ZXIYAiABKAkiTwoZRXZlbnRTZXJ2aWNlV2F0Y2hSZXNwb25zZRIiCgZldmVudHMYASADKAsyEi5yb2xsY2FsbC52MS5FdmVudBIOCgZjdXJzb3IYAiABKAkquAMKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGwoXRVZFTlRfVFlQRV9ST09NX0NSRUFURUQQARIZChVFVkVOVF9UWVBFX1JPT01fRU5ERUQQAhIkCiBFVkVOVF9UWVBFX1BBUlRJQ0lQQU5UX0NPTk5FQ1RFRBADEicKI0VWRU5UX1RZUEVfUEFSVElDSVBBTlRfRElTQ09OTkVDVEVEEAQSJQohRVZFTlRfVFlQRV9QQVJUSUNJUEFOVF9BTk9OWU1JWkVEEAUSGgoWRVZFTlRfVFlQRV9UUkFDS19BRERFRBAQEhwKGEVWRU5UX1RZUEVfVFJBQ0tfUkVNT1ZFRBAREhwKGEVWRU5UX1RZUEVfVFJBQ0tfRU5BQkxFRBASEh0KGUVWRU5UX1RZUEVfVFJBQ0tfRElTQUJMRUQQExIfChtFVkVOVF9UWVBFX1RSQUNLX1NVQlNDUklCRUQQFBIhCh1FVkVOVF9UWVBFX1RSQUNLX1VOU1VCU0NSSUJFRBAVEiYKIkVWRU5UX1RZUEVfU1VCU0NSSUJFX1JVTEVTX1VQREFURUQQFirZAQoQRGlzY29ubmVjdFJlYXNvbhIhCh1ESVNDT05ORUNUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERJU0NPTk5FQ1RfUkVBU09OX0tJQ0tFRBABEh4KGkRJU0NPTk5FQ1RfUkVBU09OX1JFUExBQ0VEEAISGgoWRElTQ09OTkVDVF9SRUFTT05fTEVGVBADEiQKIERJU0NPTk5FQ1RfUkVBU09OX1JPT01fQ09NUExFVEVEEAQSIgoeRElTQ09OTkVDVF9SRUFTT05fTUFYX0RVUkFUSU9OEAUq4wEKDVJvb21FbmRSZWFzb24SHwobUk9PTV9FTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZUk9PTV9FTkRfUkVBU09OX0NPTVBMRVRFRBABEiIKHlJPT01fRU5EX1JFQVNPTl9VTlVTRURfVElNRU9VVBACEiEKHVJPT01fRU5EX1JFQVNPTl9FTVBUWV9USU1FT1VUEAMSIAocUk9PTV9FTkRfUkVBU09OX01BWF9EVVJBVElPThAEEikKJVJPT01fRU5EX1JFQVNPTl9MQVNUX1BBUlRJQ0lQQU5UX0xFRlQQBTJtCgxFdmVudFNlcnZpY2USXQoFV2F0Y2gSJS5yb2xsY2FsbC52MS5FdmVudFNlcnZpY2VXYXRjaFJlcXVlc3QaJi5yb2xsY2FsbC52MS5FdmVudFNlcnZpY2VXYXRjaFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rollcall_v1_participant, file_rollcall_v1_room, file_rollcall_v1_track]);
 
 /**
  * Event is one change, with the room and the participant as they were right
@@ -86,6 +88,21 @@ export type Event = Message<"rollcall.v1.Event"> & {
    * @generated from field: rollcall.v1.RoomEndReason room_end_reason = 10;
    */
   roomEndReason: RoomEndReason;
+
+  /**
+   * The track right after the change (as it was, when removed); set for
+   * track events.
+   *
+   * @generated from field: rollcall.v1.Track track = 11;
+   */
+  track?: Track | undefined;
+
+  /**
+   * Set for EVENT_TYPE_SUBSCRIBE_RULES_UPDATED.
+   *
+   * @generated from field: rollcall.v1.SubscribeRules subscribe_rules = 12;
+   */
+  subscribeRules?: SubscribeRules | undefined;
 };
 
 /**
@@ -196,11 +213,60 @@ export enum EventType {
   /**
    * A participant's identity was replaced with its sid.
    *
-   * Values from 16 on are kept for track events.
-   *
    * @generated from enum value: EVENT_TYPE_PARTICIPANT_ANONYMIZED = 5;
    */
   PARTICIPANT_ANONYMIZED = 5,
+
+  /**
+   * Values from 16 on are track events; `track` is set, and `participant` is
+   * the publisher (the subscriber for subscriptions).
+   * A participant published a track (TrackService.Publish).
+   *
+   * @generated from enum value: EVENT_TYPE_TRACK_ADDED = 16;
+   */
+  TRACK_ADDED = 16,
+
+  /**
+   * A track was unpublished: by TrackService.Unpublish, or because its
+   * publisher disconnected (these come right before its
+   * EVENT_TYPE_PARTICIPANT_DISCONNECTED). Its subscriptions end with it.
+   *
+   * @generated from enum value: EVENT_TYPE_TRACK_REMOVED = 17;
+   */
+  TRACK_REMOVED = 17,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_TRACK_ENABLED = 18;
+   */
+  TRACK_ENABLED = 18,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_TRACK_DISABLED = 19;
+   */
+  TRACK_DISABLED = 19,
+
+  /**
+   * A participant subscribed to a track (TrackService.Subscribe).
+   *
+   * @generated from enum value: EVENT_TYPE_TRACK_SUBSCRIBED = 20;
+   */
+  TRACK_SUBSCRIBED = 20,
+
+  /**
+   * A participant unsubscribed (TrackService.Unsubscribe). Subscriptions that
+   * end with their track or with their subscriber's disconnect have no event
+   * of their own.
+   *
+   * @generated from enum value: EVENT_TYPE_TRACK_UNSUBSCRIBED = 21;
+   */
+  TRACK_UNSUBSCRIBED = 21,
+
+  /**
+   * A participant's subscribe rules were replaced; `subscribe_rules` is set.
+   *
+   * @generated from enum value: EVENT_TYPE_SUBSCRIBE_RULES_UPDATED = 22;
+   */
+  SUBSCRIBE_RULES_UPDATED = 22,
 }
 
 /**

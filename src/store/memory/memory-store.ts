@@ -1,5 +1,6 @@
-import { indexMember, lexRange, sidOfMember } from "../lex-index.js";
+import { indexMember, lexRange, sidLength, sidOfMember } from "../lex-index.js";
 import {
+  defaultSubscribeRules,
   isPresent,
   type ChangeEvent,
   type DisconnectReason,
@@ -9,6 +10,10 @@ import {
   type RoomEndReason,
   type RoomRecord,
   type RoomStatus,
+  type SubscribeRule,
+  type SubscribeRules,
+  type SubscriptionRecord,
+  type TrackRecord,
 } from "../records.js";
 import {
   logShards,
@@ -32,6 +37,9 @@ import {
   type CallbackFailureListing,
   type LiveKitRoomChange,
   type LiveKitRoomState,
+  type NewTrack,
+  type TrackOutcome,
+  type TrackQuery,
 } from "../store.js";
 import { MemoryLiveKit } from "./memory-livekit.js";
 import { MemoryLog } from "./memory-log.js";
@@ -60,6 +68,15 @@ interface RoomState {
   used: boolean;
   emptiedAt: number | undefined;
   endsBy: number;
+  // Published tracks by sid; per publisher, its tracks by name and in order.
+  tracks: Map<string, TrackRecord>;
+  published: Map<string, { byName: Map<string, string>; index: SortedStrings }>;
+  // Per subscriber, its subscriptions (track sid -> index member) in order;
+  // per track, its subscribers.
+  subscriptions: Map<string, { members: Map<string, string>; index: SortedStrings }>;
+  subscribers: Map<string, Set<string>>;
+  // Subscribe rules set through the API, by participant.
+  rules: Map<string, { rules: SubscribeRule[]; dateCreated: number; dateUpdated: number }>;
 }
 
 interface AccountState {
@@ -124,6 +141,11 @@ export class MemoryStore implements Store {
       used: false,
       emptiedAt: undefined,
       endsBy: time + this.options.maxRoomMs,
+      tracks: new Map(),
+      published: new Map(),
+      subscriptions: new Map(),
+      subscribers: new Map(),
+      rules: new Map(),
     };
     this.rooms.set(room.sid, state);
     account.names.set(room.uniqueName, room.sid);
@@ -395,6 +417,131 @@ export class MemoryStore implements Store {
 
   async releaseLiveKitLease(): Promise<void> {}
 
+  async publishTrack(accountSid: string, roomSid: string, participantSid: string, input: NewTrack): Promise<TrackOutcome<TrackRecord>> {
+    const found = this.presentParticipant(accountSid, roomSid, participantSid);
+    if ("kind" in found) return found;
+    const { state, participant } = found;
+    const published = mapOf(state.published, participant.sid, () => ({ byName: new Map<string, string>(), index: new SortedStrings() }));
+    if (published.byName.has(input.name)) return { kind: "track_name_taken" };
+    const time = this.tick(state);
+    const track: TrackRecord = {
+      ...input,
+      roomSid,
+      accountSid,
+      participantSid: participant.sid,
+      dateCreated: time,
+      dateUpdated: time,
+      sequence: state.log.lastCounter + 1,
+    };
+    state.tracks.set(track.sid, track);
+    published.byName.set(track.name, track.sid);
+    published.index.add(indexMember(track.dateCreated, track.sequence, track.sid));
+    this.append(state, time, "track-added", participant, undefined, { track });
+    return { kind: "ok", value: { ...track } };
+  }
+
+  async setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>> {
+    const found = this.publishedTrack(accountSid, roomSid, participantSid, trackSid);
+    if ("kind" in found) return found;
+    const { state, participant, track } = found;
+    if (track.enabled !== enabled) {
+      const time = this.tick(state);
+      track.enabled = enabled;
+      track.dateUpdated = Math.max(time, track.dateCreated);
+      this.append(state, time, enabled ? "track-enabled" : "track-disabled", participant, undefined, { track });
+    }
+    return { kind: "ok", value: { ...track } };
+  }
+
+  async unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>> {
+    const found = this.publishedTrack(accountSid, roomSid, participantSid, trackSid);
+    if ("kind" in found) return found;
+    this.removeTrack(found.state, found.track, this.tick(found.state));
+    return { kind: "ok", value: { ...found.track } };
+  }
+
+  async subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+    const found = this.presentParticipant(accountSid, roomSid, subscriberSid);
+    if ("kind" in found) return found;
+    const { state, participant } = found;
+    const track = state.tracks.get(trackSid);
+    if (track === undefined) return { kind: "track_not_found" };
+    if (track.participantSid === participant.sid) return { kind: "own_track" };
+    const subscriptions = mapOf(state.subscriptions, participant.sid, () => ({ members: new Map<string, string>(), index: new SortedStrings() }));
+    const existing = subscriptions.members.get(trackSid);
+    if (existing !== undefined) return { kind: "ok", value: subscriptionOf(track, participant.sid, existing) };
+    const time = this.tick(state);
+    const member = indexMember(time, state.log.lastCounter + 1, trackSid);
+    subscriptions.members.set(trackSid, member);
+    subscriptions.index.add(member);
+    mapOf(state.subscribers, trackSid, () => new Set<string>()).add(participant.sid);
+    this.append(state, time, "track-subscribed", participant, undefined, { track });
+    return { kind: "ok", value: subscriptionOf(track, participant.sid, member) };
+  }
+
+  async unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+    const found = this.presentParticipant(accountSid, roomSid, subscriberSid);
+    if ("kind" in found) return found;
+    const { state, participant } = found;
+    const subscriptions = state.subscriptions.get(participant.sid);
+    const member = subscriptions?.members.get(trackSid);
+    const track = state.tracks.get(trackSid);
+    if (member === undefined || track === undefined) return { kind: "track_not_found" };
+    const time = this.tick(state);
+    subscriptions!.members.delete(trackSid);
+    subscriptions!.index.delete(member);
+    state.subscribers.get(trackSid)?.delete(participant.sid);
+    this.append(state, time, "track-unsubscribed", participant, undefined, { track });
+    return { kind: "ok", value: subscriptionOf(track, participant.sid, member) };
+  }
+
+  async getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return undefined;
+    const sid = "sid" in by ? by.sid : state.published.get(participantSid)?.byName.get(by.name);
+    const track = sid === undefined ? undefined : state.tracks.get(sid);
+    return track?.participantSid === participantSid ? { ...track } : undefined;
+  }
+
+  async getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined> {
+    const state = this.room(accountSid, roomSid);
+    const member = state?.subscriptions.get(subscriberSid)?.members.get(trackSid);
+    const track = state?.tracks.get(trackSid);
+    return member === undefined || track === undefined ? undefined : subscriptionOf(track, subscriberSid, member);
+  }
+
+  async listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]> {
+    const state = this.room(accountSid, roomSid);
+    const members = state?.published.get(participantSid)?.index.range(lexRange(query), query.limit) ?? [];
+    return members.map((member) => ({ ...state!.tracks.get(sidOfMember(member))! }));
+  }
+
+  async listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]> {
+    const state = this.room(accountSid, roomSid);
+    const members = state?.subscriptions.get(subscriberSid)?.index.range(lexRange(query), query.limit) ?? [];
+    return members.map((member) => subscriptionOf(state!.tracks.get(sidOfMember(member))!, subscriberSid, member));
+  }
+
+  async getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined> {
+    const state = this.room(accountSid, roomSid);
+    if (state?.participants.get(participantSid) === undefined) return undefined;
+    return rulesOf(roomSid, participantSid, state.rules.get(participantSid));
+  }
+
+  async setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>> {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return { kind: "room_not_found" };
+    const participant = state.participants.get(participantSid);
+    if (participant === undefined) return { kind: "participant_not_found" };
+    const time = this.tick(state);
+    const previous = state.rules.get(participantSid);
+    const kept = { rules: rules.map((rule) => ({ ...rule })), dateCreated: previous?.dateCreated ?? time, dateUpdated: time };
+    state.rules.set(participantSid, kept);
+    const value = rulesOf(roomSid, participantSid, kept);
+    this.append(state, time, "subscribe-rules-updated", participant, undefined, { rules: value });
+    return { kind: "ok", value };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
@@ -460,11 +607,62 @@ export class MemoryStore implements Store {
     this.timersOf(state).schedule(timerOf("empty", state.room.sid), time + state.room.emptyRoomTimeout * 60_000);
   }
 
+  private presentParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+  ): { state: RoomState; participant: ParticipantRecord } | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" } {
+    const state = this.room(accountSid, roomSid);
+    if (state === undefined) return { kind: "room_not_found" };
+    if (state.room.status !== "in-progress") return { kind: "room_completed" };
+    const participant = state.participants.get(sid);
+    if (participant === undefined) return { kind: "participant_not_found" };
+    if (!isPresent(participant.status)) return { kind: "participant_disconnected" };
+    return { state, participant };
+  }
+
+  private publishedTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+  ): { state: RoomState; participant: ParticipantRecord; track: TrackRecord } | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" | "track_not_found" } {
+    const found = this.presentParticipant(accountSid, roomSid, participantSid);
+    if ("kind" in found) return found;
+    const track = found.state.tracks.get(trackSid);
+    if (track === undefined || track.participantSid !== participantSid) return { kind: "track_not_found" };
+    return { ...found, track };
+  }
+
+  // Unpublishes a track: its subscriptions end with it, in one event.
+  private removeTrack(state: RoomState, track: TrackRecord, time: number): void {
+    for (const subscriber of state.subscribers.get(track.sid) ?? []) {
+      const subscriptions = state.subscriptions.get(subscriber);
+      const member = subscriptions?.members.get(track.sid);
+      if (member !== undefined) {
+        subscriptions!.members.delete(track.sid);
+        subscriptions!.index.delete(member);
+      }
+    }
+    state.subscribers.delete(track.sid);
+    const published = state.published.get(track.participantSid)!;
+    published.byName.delete(track.name);
+    published.index.delete(indexMember(track.dateCreated, track.sequence, track.sid));
+    state.tracks.delete(track.sid);
+    this.append(state, time, "track-removed", state.participants.get(track.participantSid), undefined, { track });
+  }
+
   private timersOf(state: RoomState): MemoryTimers {
     return this.account(state.room.accountSid).timers[shardOf(state.room.sid)]!;
   }
 
   private disconnect(state: RoomState, participant: ParticipantRecord, time: number, reason: DisconnectReason): ParticipantRecord {
+    // Its tracks go first (each with its event) and its subscriptions end,
+    // in the same step as the disconnect.
+    const published = state.published.get(participant.sid)?.index.range({ min: "-", max: "+" }, Number.MAX_SAFE_INTEGER) ?? [];
+    for (const member of published) this.removeTrack(state, state.tracks.get(sidOfMember(member))!, time);
+    for (const trackSid of state.subscriptions.get(participant.sid)?.members.keys() ?? []) state.subscribers.get(trackSid)?.delete(participant.sid);
+    state.subscriptions.delete(participant.sid);
     this.timersOf(state).cancel(timerOf("participant", state.room.sid, participant.sid));
     unindexParticipant(state, participant);
     if (state.present.get(participant.identity) === participant.sid) state.present.delete(participant.identity);
@@ -476,7 +674,14 @@ export class MemoryStore implements Store {
     return participant;
   }
 
-  private append(state: RoomState, time: number, type: EventType, participant?: ParticipantRecord, reason?: DisconnectReason | RoomEndReason): void {
+  private append(
+    state: RoomState,
+    time: number,
+    type: EventType,
+    participant?: ParticipantRecord,
+    reason?: DisconnectReason | RoomEndReason,
+    extra: { track?: TrackRecord; rules?: SubscribeRules } = {},
+  ): void {
     const { room, log } = state;
     const event: ChangeEvent = {
       accountSid: room.accountSid,
@@ -488,6 +693,8 @@ export class MemoryStore implements Store {
       room: { ...room },
       participant: participant && { ...participant },
     };
+    if (extra.track !== undefined) event.track = { ...extra.track };
+    if (extra.rules !== undefined) event.rules = copyRules(extra.rules);
     log.append(time, event);
     const shard = this.account(room.accountSid).shards[shardOf(room.sid)]!;
     shard.append(time, event);
@@ -518,6 +725,29 @@ function indexRoom(account: AccountState, room: RoomRecord): void {
 function unindexRoom(account: AccountState, room: RoomRecord): void {
   setOf(account.byCreated, room.status).delete(indexMember(room.dateCreated, room.sequence, room.sid));
   setOf(account.byName, room.status).delete(indexMember(room.dateCreated, room.sequence, room.sid, room.uniqueName));
+}
+
+function mapOf<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
+// A subscription from its track and its index member (time, sequence, sid).
+function subscriptionOf(track: TrackRecord, subscriberSid: string, member: string): SubscriptionRecord {
+  return { track: { ...track }, participantSid: subscriberSid, dateCreated: Number(member.slice(0, 13)), sequence: Number(member.slice(13, -sidLength)) };
+}
+
+function rulesOf(roomSid: string, participantSid: string, kept: { rules: SubscribeRule[]; dateCreated: number; dateUpdated: number } | undefined): SubscribeRules {
+  if (kept === undefined) return { roomSid, participantSid, rules: defaultSubscribeRules.map((rule) => ({ ...rule })), dateCreated: undefined, dateUpdated: undefined };
+  return { roomSid, participantSid, rules: kept.rules.map((rule) => ({ ...rule })), dateCreated: kept.dateCreated, dateUpdated: kept.dateUpdated };
+}
+
+function copyRules(rules: SubscribeRules): SubscribeRules {
+  return { ...rules, rules: rules.rules.map((rule) => ({ ...rule })) };
 }
 
 function setOf<K>(sets: Map<K, SortedStrings>, key: K): SortedStrings {

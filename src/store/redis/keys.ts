@@ -17,6 +17,18 @@ export const roomKeyParts = {
   byStart: "by-start:",
   byIdentity: "by-identity:",
   log: "log",
+  // A published track's hash (t:<track sid>) and the set of its subscribers
+  // (t:<track sid>:subscribers); under a participant's key (p:<sid>), its
+  // published tracks in order (:tracks) and by name (:track-names), its
+  // subscriptions in order (:subscribed) and by track (:subscriptions), and
+  // its subscribe rules (:rules).
+  track: "t:",
+  subscribers: ":subscribers",
+  tracks: ":tracks",
+  trackNames: ":track-names",
+  subscribed: ":subscribed",
+  subscriptions: ":subscriptions",
+  rules: ":rules",
 } as const;
 
 function shardTag(accountSid: string, shard: number): string {

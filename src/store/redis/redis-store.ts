@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Cluster } from "ioredis";
 import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
-import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../records.js";
+import type { DisconnectReason, ParticipantRecord, RoomRecord, SubscribeRule, SubscribeRules, SubscriptionRecord, TrackRecord } from "../records.js";
 import {
   logShards,
   type CallbackBatch,
@@ -23,8 +23,24 @@ import {
   type TimerOutcome,
   type LiveKitRoomChange,
   type LiveKitRoomState,
+  type NewTrack,
+  type TrackFailure,
+  type TrackOutcome,
+  type TrackQuery,
 } from "../store.js";
-import { decodeEvent, decodeParticipant, decodeRoom, participantFields, roomFields, type ParticipantReply } from "./codec.js";
+import {
+  decodeEvent,
+  decodeParticipant,
+  decodeRoom,
+  decodeRules,
+  decodeSubscription,
+  decodeTrack,
+  participantFields,
+  roomFields,
+  type ParticipantReply,
+  type SubscriptionReply,
+  type TrackReply,
+} from "./codec.js";
 import {
   blockingConnection,
   connectCluster,
@@ -244,6 +260,72 @@ export class RedisStore implements Store {
     });
   }
 
+  async publishTrack(accountSid: string, roomSid: string, participantSid: string, track: NewTrack): Promise<TrackOutcome<TrackRecord>> {
+    const args = [participantSid, track.sid, track.name, track.kind, track.enabled ? "1" : "0"];
+    return this.trackChange("rcPublishTrack", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
+  }
+
+  async setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>> {
+    const args = [participantSid, trackSid, enabled ? "1" : "0"];
+    return this.trackChange("rcSetTrackEnabled", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
+  }
+
+  async unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>> {
+    return this.trackChange("rcUnpublishTrack", accountSid, roomSid, [participantSid, trackSid], (reply: TrackReply) => decodeTrack(roomSid, reply)!);
+  }
+
+  async subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+    return this.trackChange("rcSubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) => decodeSubscription(roomSid, reply));
+  }
+
+  async unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+    return this.trackChange("rcUnsubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) => decodeSubscription(roomSid, reply));
+  }
+
+  async getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined> {
+    return this.guard(async () => {
+      const args = "sid" in by ? [participantSid, by.sid, ""] : [participantSid, "", by.name];
+      const reply = (await this.roomScript("rcGetPublishedTrack", accountSid, roomSid, ...args)) as TrackReply | null;
+      return reply === null ? undefined : decodeTrack(roomSid, reply);
+    });
+  }
+
+  async getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined> {
+    return this.guard(async () => {
+      const reply = (await this.roomScript("rcGetSubscription", accountSid, roomSid, subscriberSid, trackSid)) as SubscriptionReply | null;
+      return reply === null ? undefined : decodeSubscription(roomSid, reply);
+    });
+  }
+
+  async listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]> {
+    return this.guard(async () => {
+      const { min, max } = lexRange(query);
+      const replies = (await this.roomScript("rcListTracks", accountSid, roomSid, "tracks", participantSid, min, max, String(query.limit))) as TrackReply[];
+      return replies.map((reply) => decodeTrack(roomSid, reply)!);
+    });
+  }
+
+  async listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]> {
+    return this.guard(async () => {
+      const { min, max } = lexRange(query);
+      const replies = (await this.roomScript("rcListTracks", accountSid, roomSid, "subscribed", subscriberSid, min, max, String(query.limit))) as SubscriptionReply[];
+      return replies.map((reply) => decodeSubscription(roomSid, reply));
+    });
+  }
+
+  async getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined> {
+    return this.guard(async () => {
+      const reply = (await this.roomScript("rcGetSubscribeRules", accountSid, roomSid, participantSid)) as (string | null)[] | null;
+      return reply === null ? undefined : decodeRules(roomSid, participantSid, reply);
+    });
+  }
+
+  async setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>> {
+    return this.trackChange("rcSetSubscribeRules", accountSid, roomSid, [participantSid, JSON.stringify(rules)], (reply: (string | null)[]) =>
+      decodeRules(roomSid, participantSid, reply),
+    );
+  }
+
   followLog(ref: LogRef, afterId: string | undefined, options: FollowOptions): AsyncIterable<LogBatch> {
     if ("roomSid" in ref) return this.followers.follow(roomKeys(ref.accountSid, ref.roomSid).log, 1, afterId, options);
     return this.followers.follow(shardKeys(ref.accountSid, ref.shard).shardLog, 2, afterId, options);
@@ -414,6 +496,14 @@ export class RedisStore implements Store {
     const { retentionMs, retentionPerRoom } = this.options;
     const common = [keys.prefix, roomSid, String(retentionMs), String(retentionPerRoom), accountSid, this.now()];
     return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, keys.callbacksDue, keys.timers, ...common, ...args);
+  }
+
+  // A track script's answer: {'ok', value} or {why not}.
+  private trackChange<R, T>(name: keyof typeof scripts, accountSid: string, roomSid: string, args: string[], decode: (reply: R) => T): Promise<TrackOutcome<T>> {
+    return this.guard(async () => {
+      const [outcome, value] = (await this.roomScript(name, accountSid, roomSid, ...args)) as [string, R];
+      return outcome === "ok" ? { kind: "ok", value: decode(value) } : { kind: outcome as TrackFailure };
+    });
   }
 
   private participantScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<ParticipantRecord | undefined> {

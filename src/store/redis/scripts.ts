@@ -3,7 +3,7 @@
 // Key names, hash fields and index members are built from the same constants
 // as the TypeScript side (keys.ts, codec.ts, lex-index.ts).
 import { nameEnd, sequenceWidth, sidLength } from "../lex-index.js";
-import { participantFields, roomFields } from "./codec.js";
+import { participantFields, roomFields, trackFields } from "./codec.js";
 import { roomKeyParts } from "./keys.js";
 
 interface ScriptDefinition {
@@ -45,10 +45,18 @@ local retention_ms, retention_count = tonumber(ARGV[3]), tonumber(ARGV[4])
 local present_key = prefix .. '${roomKeyParts.present}'
 local ROOM_FIELDS = ${luaList(roomFields)}
 local PARTICIPANT_FIELDS = ${luaList(participantFields)}
+local TRACK_FIELDS = ${luaList(trackFields)}
 
 local function participant_key(sid) return prefix .. '${roomKeyParts.participant}' .. sid end
 local function by_start(status) return prefix .. '${roomKeyParts.byStart}' .. status end
 local function by_identity(status) return prefix .. '${roomKeyParts.byIdentity}' .. status end
+local function track_key(sid) return prefix .. '${roomKeyParts.track}' .. sid end
+local function subscribers_key(sid) return track_key(sid) .. '${roomKeyParts.subscribers}' end
+local function tracks_key(sid) return participant_key(sid) .. '${roomKeyParts.tracks}' end
+local function track_names_key(sid) return participant_key(sid) .. '${roomKeyParts.trackNames}' end
+local function subscribed_key(sid) return participant_key(sid) .. '${roomKeyParts.subscribed}' end
+local function subscriptions_key(sid) return participant_key(sid) .. '${roomKeyParts.subscriptions}' end
+local function rules_key(sid) return participant_key(sid) .. '${roomKeyParts.rules}' end
 
 -- The time of a change to the room: Redis' clock, never before the room's
 -- previous change, so the room's times follow the order of its changes.
@@ -76,19 +84,28 @@ local function room_snapshot()
   return snapshot
 end
 
+local function track_reply(sid)
+  local f = redis.call('HMGET', track_key(sid), unpack(TRACK_FIELDS))
+  if not f[1] then return false end
+  table.insert(f, 1, sid)
+  return f
+end
+
 -- Appends an event to the room's log (id <sequence>-<ms>) and to its shard of
 -- the account's log (id <ms>-<count>), trimming both: the room's log keeps
 -- the events younger than the retention or the last retention_count of the
 -- room, whichever keeps more; the shard keeps the events younger than the
 -- retention. Trimming is approximate (~), so it costs no more than the append.
 -- A room with a status callback is marked due in the same step (keeping an
--- earlier due time: a room backing off stays backed off).
-local function append(ms, type, reason, participant)
+-- earlier due time: a room backing off stays backed off). Track events carry
+-- the track's reply, subscribe-rules-updated the rules' fields.
+local function append(ms, type, reason, participant, track, rules)
   local sequence = redis.call('HINCRBY', room_key, 'log_sequence', 1)
   -- The JSON array codec.ts decodes; type and reason are plain words.
   local payload = '["' .. room_sid .. '","' .. type .. '",' .. sequence .. ',' .. ms .. ','
     .. (reason and ('"' .. reason .. '"') or 'false') .. ',' .. room_snapshot() .. ','
-    .. (participant and cjson.encode(participant) or 'false') .. ']'
+    .. (participant and cjson.encode(participant) or 'false') .. ','
+    .. (track and cjson.encode(track) or 'false') .. ',' .. (rules and cjson.encode(rules) or 'false') .. ']'
   redis.call('XADD', log_key, sequence .. '-' .. ms, 'e', payload)
   local cutoff = ms - retention_ms
   if sequence > retention_count then
@@ -118,12 +135,37 @@ end
 local function schedule(kind, due, participant) redis.call('ZADD', timers_key, due, timer(kind, participant)) end
 local function unschedule(kind, participant) redis.call('ZREM', timers_key, timer(kind, participant)) end
 
+-- Unpublishes a track (its track-removed event carries the publisher as it
+-- is): every subscription to it ends with it.
+local function remove_track(sid, ms)
+  local reply = track_reply(sid)
+  if not reply then return false end
+  local publisher, name, created, sequence = reply[3], reply[4], reply[7], reply[9]
+  for _, subscriber in ipairs(redis.call('SMEMBERS', subscribers_key(sid))) do
+    local member = redis.call('HGET', subscriptions_key(subscriber), sid)
+    if member then
+      redis.call('ZREM', subscribed_key(subscriber), member)
+      redis.call('HDEL', subscriptions_key(subscriber), sid)
+    end
+  end
+  redis.call('DEL', subscribers_key(sid), track_key(sid))
+  redis.call('ZREM', tracks_key(publisher), created .. order(sequence) .. sid)
+  redis.call('HDEL', track_names_key(publisher), name)
+  append(ms, 'track-removed', false, participant_reply(publisher), reply)
+  return reply
+end
+
+-- A participant leaving, for whatever reason: its tracks are unpublished, in
+-- publication order, and its subscriptions end, in the disconnect's own step.
 local function disconnect(sid, ms, reason)
   local key = participant_key(sid)
   local f = redis.call('HMGET', key, 'identity', 'status', 'start_time', 'sequence')
   local identity, status, start = f[1], f[2], f[3]
   if not status then return false end
   if status == 'disconnected' then return participant_reply(sid) end
+  for _, member in ipairs(redis.call('ZRANGE', tracks_key(sid), 0, -1)) do remove_track(string.sub(member, -${sidLength}), ms) end
+  for _, track in ipairs(redis.call('HKEYS', subscriptions_key(sid))) do redis.call('SREM', subscribers_key(track), sid) end
+  redis.call('DEL', subscriptions_key(sid), subscribed_key(sid))
   local finish = time13(ms)
   if finish < start then finish = start end
   local member = start .. order(f[4]) .. sid
@@ -175,6 +217,20 @@ local function ended(room_ended)
 end
 
 local function owned() return redis.call('HGET', room_key, 'account_sid') == account end
+
+-- Whether a participant may publish and subscribe: true, or nil and why not.
+local function present(sid)
+  if not owned() then return nil, 'room_not_found' end
+  if redis.call('HGET', room_key, 'status') ~= 'in-progress' then return nil, 'room_completed' end
+  local status = redis.call('HGET', participant_key(sid), 'status')
+  if not status then return nil, 'participant_not_found' end
+  if status == 'disconnected' then return nil, 'participant_disconnected' end
+  return true
+end
+
+-- The sequence the room's next event will have: orders records created in
+-- the same millisecond.
+local function next_sequence() return tonumber(redis.call('HGET', room_key, 'log_sequence') or '0') + 1 end
 `;
 
 const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 6, lua: roomPrelude + lua });
@@ -292,6 +348,141 @@ const completeRoom = roomScript(String.raw`
 if not owned() then return false end
 if redis.call('HGET', room_key, 'status') == 'in-progress' then complete(tick(), 'completed') end
 return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
+`);
+
+// ARGV[7..11]: the publisher's sid, the track's sid, name, kind and enabled
+// ('1' or '0'). Returns {'ok', track} or {why not}.
+const publishTrack = roomScript(String.raw`
+local publisher, sid, name = ARGV[7], ARGV[8], ARGV[9]
+local ok, failure = present(publisher)
+if not ok then return {failure} end
+if redis.call('HEXISTS', track_names_key(publisher), name) == 1 then return {'track_name_taken'} end
+local ms = tick()
+local sequence = next_sequence()
+local created = time13(ms)
+redis.call('HSET', track_key(sid), 'account_sid', account, 'participant_sid', publisher, 'name', name, 'kind', ARGV[10],
+  'enabled', ARGV[11], 'date_created', created, 'date_updated', created, 'sequence', sequence)
+redis.call('HSET', track_names_key(publisher), name, sid)
+redis.call('ZADD', tracks_key(publisher), 0, created .. order(sequence) .. sid)
+local reply = track_reply(sid)
+append(ms, 'track-added', false, participant_reply(publisher), reply)
+return {'ok', reply}
+`);
+
+// ARGV[7..9]: the publisher's sid, the track's sid, enabled ('1' or '0').
+// An unchanged state appends nothing.
+const setTrackEnabled = roomScript(String.raw`
+local publisher, sid, enabled = ARGV[7], ARGV[8], ARGV[9]
+local ok, failure = present(publisher)
+if not ok then return {failure} end
+local f = redis.call('HMGET', track_key(sid), 'participant_sid', 'enabled', 'date_created')
+if f[1] ~= publisher then return {'track_not_found'} end
+if f[2] ~= enabled then
+  local ms = tick()
+  local updated = time13(ms)
+  if updated < f[3] then updated = f[3] end
+  redis.call('HSET', track_key(sid), 'enabled', enabled, 'date_updated', updated)
+  local type = 'track-disabled'
+  if enabled == '1' then type = 'track-enabled' end
+  append(ms, type, false, participant_reply(publisher), track_reply(sid))
+end
+return {'ok', track_reply(sid)}
+`);
+
+// ARGV[7], ARGV[8]: the publisher's sid, the track's sid.
+const unpublishTrack = roomScript(String.raw`
+local ok, failure = present(ARGV[7])
+if not ok then return {failure} end
+if redis.call('HGET', track_key(ARGV[8]), 'participant_sid') ~= ARGV[7] then return {'track_not_found'} end
+return {'ok', remove_track(ARGV[8], tick())}
+`);
+
+// ARGV[7], ARGV[8]: the subscriber's sid, the track's sid. Returns {'ok',
+// {track, subscriber, member}}; an existing subscription unchanged.
+const subscribe = roomScript(String.raw`
+local subscriber, sid = ARGV[7], ARGV[8]
+local ok, failure = present(subscriber)
+if not ok then return {failure} end
+local publisher = redis.call('HGET', track_key(sid), 'participant_sid')
+if not publisher then return {'track_not_found'} end
+if publisher == subscriber then return {'own_track'} end
+local member = redis.call('HGET', subscriptions_key(subscriber), sid)
+if not member then
+  local ms = tick()
+  member = time13(ms) .. order(next_sequence()) .. sid
+  redis.call('HSET', subscriptions_key(subscriber), sid, member)
+  redis.call('ZADD', subscribed_key(subscriber), 0, member)
+  redis.call('SADD', subscribers_key(sid), subscriber)
+  append(ms, 'track-subscribed', false, participant_reply(subscriber), track_reply(sid))
+end
+return {'ok', {track_reply(sid), subscriber, member}}
+`);
+
+// ARGV[7], ARGV[8]: the subscriber's sid, the track's sid.
+const unsubscribe = roomScript(String.raw`
+local subscriber, sid = ARGV[7], ARGV[8]
+local ok, failure = present(subscriber)
+if not ok then return {failure} end
+local member = redis.call('HGET', subscriptions_key(subscriber), sid)
+if not member then return {'track_not_found'} end
+local reply = track_reply(sid)
+local ms = tick()
+redis.call('HDEL', subscriptions_key(subscriber), sid)
+redis.call('ZREM', subscribed_key(subscriber), member)
+redis.call('SREM', subscribers_key(sid), subscriber)
+append(ms, 'track-unsubscribed', false, participant_reply(subscriber), reply)
+return {'ok', {reply, subscriber, member}}
+`);
+
+// ARGV[7..9]: the publisher's sid, the track's sid ('' to find it by name), the name.
+const getPublishedTrack = roomScript(String.raw`
+if not owned() then return false end
+local sid = ARGV[8]
+if sid == '' then sid = redis.call('HGET', track_names_key(ARGV[7]), ARGV[9]) end
+if not sid or redis.call('HGET', track_key(sid), 'participant_sid') ~= ARGV[7] then return false end
+return track_reply(sid)
+`);
+
+// ARGV[7], ARGV[8]: the subscriber's sid, the track's sid.
+const getSubscription = roomScript(String.raw`
+if not owned() then return false end
+local member = redis.call('HGET', subscriptions_key(ARGV[7]), ARGV[8])
+if not member then return false end
+return {track_reply(ARGV[8]), ARGV[7], member}
+`);
+
+// ARGV[7..11]: which list ('tracks' or 'subscribed'), the participant's sid,
+// min, max, limit (ZRANGE BYLEX bounds).
+const listTracks = roomScript(String.raw`
+if not owned() then return {} end
+local published = ARGV[7] == 'tracks'
+local key = subscribed_key(ARGV[8])
+if published then key = tracks_key(ARGV[8]) end
+local page = {}
+for _, member in ipairs(redis.call('ZRANGE', key, ARGV[9], ARGV[10], 'BYLEX', 'LIMIT', 0, ARGV[11])) do
+  local sid = string.sub(member, -${sidLength})
+  if published then table.insert(page, track_reply(sid)) else table.insert(page, {track_reply(sid), ARGV[8], member}) end
+end
+return page
+`);
+
+// ARGV[7]: the participant's sid. Its rules' fields, or false for no such participant.
+const getSubscribeRules = roomScript(String.raw`
+if not owned() or redis.call('EXISTS', participant_key(ARGV[7])) == 0 then return false end
+return redis.call('HMGET', rules_key(ARGV[7]), 'rules', 'date_created', 'date_updated')
+`);
+
+// ARGV[7], ARGV[8]: the participant's sid, the rules as JSON (checked by the operations).
+const setSubscribeRules = roomScript(String.raw`
+if not owned() then return {'room_not_found'} end
+if redis.call('EXISTS', participant_key(ARGV[7])) == 0 then return {'participant_not_found'} end
+local ms = tick()
+local key = rules_key(ARGV[7])
+redis.call('HSETNX', key, 'date_created', time13(ms))
+redis.call('HSET', key, 'rules', ARGV[8], 'date_updated', time13(ms))
+local rules = redis.call('HMGET', key, 'rules', 'date_created', 'date_updated')
+append(ms, 'subscribe-rules-updated', false, participant_reply(ARGV[7]), false, rules)
+return {'ok', rules}
 `);
 
 // ARGV[7]: a timer of the room's shard that is due. Re-checks, in the room's
@@ -437,6 +628,16 @@ export const scripts = {
   rcListParticipants: listParticipants,
   rcCompleteRoom: completeRoom,
   rcFireTimer: fireTimer,
+  rcPublishTrack: publishTrack,
+  rcSetTrackEnabled: setTrackEnabled,
+  rcUnpublishTrack: unpublishTrack,
+  rcSubscribe: subscribe,
+  rcUnsubscribe: unsubscribe,
+  rcGetPublishedTrack: getPublishedTrack,
+  rcGetSubscription: getSubscription,
+  rcListTracks: listTracks,
+  rcGetSubscribeRules: getSubscribeRules,
+  rcSetSubscribeRules: setSubscribeRules,
   rcDueTimers: dueTimers,
   rcClaimRoomName: claimRoomName,
   rcReleaseRoomName: releaseRoomName,

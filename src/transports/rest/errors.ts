@@ -16,8 +16,17 @@ const twilioErrors: Record<ErrorReason, { status: number; code: number }> = {
   status_invalid: { status: 400, code: 53112 },
   status_callback_invalid: { status: 400, code: 53111 },
   status_callback_method_invalid: { status: 400, code: 53110 },
+  track_name_invalid: { status: 400, code: 53301 },
+  track_name_too_long: { status: 400, code: 53302 },
+  track_name_invalid_characters: { status: 400, code: 53303 },
+  track_kind_invalid: { status: 400, code: 20422 },
+  subscribe_rules_invalid: { status: 400, code: 53215 },
   room_not_found: { status: 404, code: 20404 },
   participant_not_found: { status: 404, code: 20404 },
+  track_not_found: { status: 404, code: 20404 },
+  track_name_taken: { status: 400, code: 53304 },
+  participant_disconnected: { status: 400, code: 53204 },
+  own_track: { status: 400, code: 20422 },
   room_exists: { status: 400, code: 53113 },
   room_completed: { status: 400, code: 53118 },
   room_full: { status: 400, code: 53105 },
@@ -37,6 +46,7 @@ export function errorBody(status: number, code: number, message: string) {
 const parameterNames: Record<string, string> = {
   room: "RoomNameOrSid",
   participant: "ParticipantIdentityOrSid",
+  rules: "Rules",
 };
 
 export function parameterName(field: string): string {

@@ -2,6 +2,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
+import type { TrackOperations } from "../../operations/tracks.js";
 import { RollcallError } from "../../operations/errors.js";
 import { StoreUnavailableError } from "../../store/store.js";
 import type { BasicAuth } from "../basic-auth.js";
@@ -16,6 +17,7 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 export interface RestOptions {
   participants: ParticipantOperations;
   rooms: RoomOperations;
+  tracks: TrackOperations;
   auth: BasicAuth;
   // Base of the absolute URLs in responses; else the request's scheme and host.
   publicUrl: string | undefined;
@@ -40,7 +42,7 @@ class HttpError extends Error {
 // routing, parameters and Twilio's error bodies. What each route does is in
 // routes.ts.
 export function restHandler(options: RestOptions): (req: Request, res: Response) => void {
-  const routes = restRoutes(options.participants, options.rooms);
+  const routes = restRoutes(options.participants, options.rooms, options.tracks);
 
   async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");

@@ -1,5 +1,5 @@
 import { durationSeconds } from "../../operations/duration.js";
-import type { ParticipantRecord, RoomRecord } from "../../store/records.js";
+import type { ParticipantRecord, RoomRecord, SubscribeRules, SubscriptionRecord, TrackRecord } from "../../store/records.js";
 
 // Twilio's JSON for rooms and participants: snake_case keys, dates to the
 // second in UTC, null for absent values, absolute URLs.
@@ -32,6 +32,61 @@ export function participantJson(p: ParticipantRecord, base: string) {
       subscribe_rules: `${url}/SubscribeRules`,
       anonymize: `${url}/Anonymize`,
     },
+  };
+}
+
+function participantUrl(base: string, roomSid: string, participantSid: string): string {
+  return `${roomUrl(base, roomSid)}/Participants/${participantSid}`;
+}
+
+export function publishedTrackJson(t: TrackRecord, base: string) {
+  return {
+    sid: t.sid,
+    participant_sid: t.participantSid,
+    room_sid: t.roomSid,
+    name: t.name,
+    date_created: twilioDate(t.dateCreated),
+    date_updated: twilioDate(t.dateUpdated),
+    enabled: t.enabled,
+    kind: t.kind,
+    url: `${participantUrl(base, t.roomSid, t.participantSid)}/PublishedTracks/${t.sid}`,
+  };
+}
+
+// A subscription shows the track as it is now; it was created when the
+// subscription started and last updated then or when the track last changed.
+export function subscribedTrackJson(s: SubscriptionRecord, base: string) {
+  const { track } = s;
+  return {
+    sid: track.sid,
+    participant_sid: s.participantSid,
+    publisher_sid: track.participantSid,
+    room_sid: track.roomSid,
+    name: track.name,
+    date_created: twilioDate(s.dateCreated),
+    date_updated: twilioDate(Math.max(s.dateCreated, track.dateUpdated)),
+    enabled: track.enabled,
+    kind: track.kind,
+    url: `${participantUrl(base, track.roomSid, s.participantSid)}/SubscribedTracks/${track.sid}`,
+  };
+}
+
+// Every rule lists all six of Twilio's fields, null when not given; the
+// dates are null until the rules are first updated.
+export function subscribeRulesJson(r: SubscribeRules) {
+  return {
+    participant_sid: r.participantSid,
+    room_sid: r.roomSid,
+    rules: r.rules.map((rule) => ({
+      type: rule.type,
+      all: rule.all ?? null,
+      publisher: rule.publisher ?? null,
+      track: rule.track ?? null,
+      kind: rule.kind ?? null,
+      priority: rule.priority ?? null,
+    })),
+    date_created: twilioDate(r.dateCreated),
+    date_updated: twilioDate(r.dateUpdated),
   };
 }
 

@@ -1,10 +1,11 @@
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
+import type { TrackOperations } from "../../operations/tracks.js";
 import { invalid } from "../../operations/errors.js";
 import { defaultPageSize } from "../../operations/rules.js";
 import { participantStatuses, roomStatuses } from "../../store/records.js";
 import type { Params } from "./params.js";
-import { listMeta, participantJson, roomJson } from "./render.js";
+import { listMeta, participantJson, publishedTrackJson, roomJson, subscribedTrackJson, subscribeRulesJson } from "./render.js";
 
 // The Twilio Video v1 routes rollcall answers. Each parses Twilio's
 // parameters, calls the operation the RPC services call too, and renders
@@ -34,7 +35,7 @@ export interface Route {
   methods: Partial<Record<string, Action>>;
 }
 
-export function restRoutes(participants: ParticipantOperations, rooms: RoomOperations): Route[] {
+export function restRoutes(participants: ParticipantOperations, rooms: RoomOperations, tracks: TrackOperations): Route[] {
   return [
     {
       pattern: ["Rooms"],
@@ -119,6 +120,53 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
           ok(participantJson(await participants.anonymize(accountSid, arg(args, "room"), arg(args, "participant")), base)),
       },
     },
+    {
+      pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks"],
+      methods: {
+        GET: async ({ accountSid, args, params, base, path }) => {
+          const list = listing(params, []);
+          const pages = tracks.publishedPages(accountSid, { ...named(args), pageSize: list.pageSize, pageToken: list.pageToken });
+          const page = (await pages.next()).value!;
+          return ok({
+            published_tracks: page.items.map((t) => publishedTrackJson(t, base)),
+            meta: listMeta(base, "published_tracks", { ...list, path, nextPageToken: page.nextPageToken }),
+          });
+        },
+      },
+    },
+    {
+      pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks", ":track"],
+      methods: {
+        GET: async ({ accountSid, args, base }) => ok(publishedTrackJson(await tracks.getPublished(accountSid, named(args).room, named(args).participant, named(args).track), base)),
+      },
+    },
+    {
+      pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribedTracks"],
+      methods: {
+        GET: async ({ accountSid, args, params, base, path }) => {
+          const list = listing(params, []);
+          const pages = tracks.subscribedPages(accountSid, { ...named(args), pageSize: list.pageSize, pageToken: list.pageToken });
+          const page = (await pages.next()).value!;
+          return ok({
+            subscribed_tracks: page.items.map((s) => subscribedTrackJson(s, base)),
+            meta: listMeta(base, "subscribed_tracks", { ...list, path, nextPageToken: page.nextPageToken }),
+          });
+        },
+      },
+    },
+    {
+      pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribedTracks", ":track"],
+      methods: {
+        GET: async ({ accountSid, args, base }) => ok(subscribedTrackJson(await tracks.getSubscribed(accountSid, named(args).room, named(args).participant, named(args).track), base)),
+      },
+    },
+    {
+      pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribeRules"],
+      methods: {
+        GET: async ({ accountSid, args }) => ok(subscribeRulesJson(await tracks.getRules(accountSid, named(args).room, named(args).participant))),
+        POST: async ({ accountSid, args, params }) => ok(subscribeRulesJson(await tracks.setRules(accountSid, named(args).room, named(args).participant, params.string("Rules")))),
+      },
+    },
   ];
 }
 
@@ -144,6 +192,11 @@ function arg(args: Record<string, string>, name: string): string {
   const value = args[name];
   if (value === undefined) throw new Error(`the route's pattern has no :${name} argument`);
   return value;
+}
+
+// The room, participant and track a participant subresource's path names.
+function named(args: Record<string, string>): { room: string; participant: string; track: string } {
+  return { room: args.room ?? "", participant: args.participant ?? "", track: args.track ?? "" };
 }
 
 function ok(body: unknown): RestReply {

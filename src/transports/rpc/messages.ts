@@ -3,6 +3,18 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import { DisconnectReason, EventSchema, EventType, RoomEndReason, type Event } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantSchema, ParticipantStatus, type Participant } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomSchema, RoomStatus, type Room } from "../../../gen/rollcall/v1/room_pb.js";
+import {
+  SubscribedTrackSchema,
+  SubscribeRuleSchema,
+  SubscribeRulesSchema,
+  SubscribeRuleType,
+  TrackKind,
+  TrackSchema,
+  type SubscribedTrack,
+  type SubscribeRule,
+  type SubscribeRules,
+  type Track,
+} from "../../../gen/rollcall/v1/track_pb.js";
 import { durationSeconds } from "../../operations/duration.js";
 import { invalid } from "../../operations/errors.js";
 import type * as records from "../../store/records.js";
@@ -99,7 +111,83 @@ const eventTypeValues: Record<records.EventType, EventType> = {
   "participant-connected": EventType.PARTICIPANT_CONNECTED,
   "participant-disconnected": EventType.PARTICIPANT_DISCONNECTED,
   "participant-anonymized": EventType.PARTICIPANT_ANONYMIZED,
+  "track-added": EventType.TRACK_ADDED,
+  "track-removed": EventType.TRACK_REMOVED,
+  "track-enabled": EventType.TRACK_ENABLED,
+  "track-disabled": EventType.TRACK_DISABLED,
+  "track-subscribed": EventType.TRACK_SUBSCRIBED,
+  "track-unsubscribed": EventType.TRACK_UNSUBSCRIBED,
+  "subscribe-rules-updated": EventType.SUBSCRIBE_RULES_UPDATED,
 };
+
+const trackKindValues: Record<records.TrackKind, TrackKind> = {
+  audio: TrackKind.AUDIO,
+  video: TrackKind.VIDEO,
+  data: TrackKind.DATA,
+};
+const trackKindNames = new Map(Object.entries(trackKindValues).map(([name, value]) => [value, name as records.TrackKind]));
+
+// A track kind from a request; undefined when unset. An unknown value is refused.
+export function trackKindOf(value: TrackKind, field = "kind"): records.TrackKind | undefined {
+  if (value === TrackKind.UNSPECIFIED) return undefined;
+  const name = trackKindNames.get(value);
+  if (name === undefined) throw invalid("track_kind_invalid", field, `unknown enum value ${value}; must be audio, video or data`);
+  return name;
+}
+
+export function trackMessage(t: records.TrackRecord): Track {
+  return create(TrackSchema, {
+    sid: t.sid,
+    roomSid: t.roomSid,
+    accountSid: t.accountSid,
+    participantSid: t.participantSid,
+    name: t.name,
+    kind: trackKindValues[t.kind],
+    enabled: t.enabled,
+    dateCreated: timestampOf(t.dateCreated),
+    dateUpdated: timestampOf(t.dateUpdated),
+  });
+}
+
+export function subscribedTrackMessage(s: records.SubscriptionRecord): SubscribedTrack {
+  return create(SubscribedTrackSchema, { track: trackMessage(s.track), participantSid: s.participantSid, dateCreated: timestampOf(s.dateCreated) });
+}
+
+export function subscribeRulesMessage(r: records.SubscribeRules): SubscribeRules {
+  return create(SubscribeRulesSchema, {
+    roomSid: r.roomSid,
+    participantSid: r.participantSid,
+    rules: r.rules.map((rule) =>
+      create(SubscribeRuleSchema, {
+        type: rule.type === "include" ? SubscribeRuleType.INCLUDE : SubscribeRuleType.EXCLUDE,
+        all: rule.all ?? false,
+        publisher: rule.publisher ?? "",
+        track: rule.track ?? "",
+        kind: rule.kind === undefined ? TrackKind.UNSPECIFIED : trackKindValues[rule.kind],
+        priority: rule.priority ?? "",
+      }),
+    ),
+    dateCreated: timestampOf(r.dateCreated),
+    dateUpdated: timestampOf(r.dateUpdated),
+  });
+}
+
+// Rules from a request, in Twilio's JSON form (unset fields left out), for
+// the operations to check as they check Twilio's.
+export function subscribeRulesOf(rules: SubscribeRule[]): unknown[] {
+  return rules.map((rule) => {
+    const json: Record<string, unknown> = {};
+    if (rule.type === SubscribeRuleType.INCLUDE) json.type = "include";
+    else if (rule.type === SubscribeRuleType.EXCLUDE) json.type = "exclude";
+    else if (rule.type !== SubscribeRuleType.UNSPECIFIED) json.type = String(rule.type);
+    if (rule.all) json.all = true;
+    if (rule.publisher !== "") json.publisher = rule.publisher;
+    if (rule.track !== "") json.track = rule.track;
+    if (rule.kind !== TrackKind.UNSPECIFIED) json.kind = trackKindNames.get(rule.kind) ?? String(rule.kind);
+    if (rule.priority !== "") json.priority = rule.priority;
+    return json;
+  });
+}
 
 const disconnectReasonValues: Record<records.DisconnectReason, DisconnectReason> = {
   kicked: DisconnectReason.KICKED,
@@ -129,5 +217,7 @@ export function eventMessage(cursor: string, e: records.ChangeEvent): Event {
     participant: e.participant && participantMessage(e.participant),
     reason: e.type === "participant-disconnected" ? disconnectReasonValues[e.reason as records.DisconnectReason] : DisconnectReason.UNSPECIFIED,
     roomEndReason: e.type === "room-ended" ? roomEndReasonValues[e.reason as records.RoomEndReason] : RoomEndReason.UNSPECIFIED,
+    track: e.track && trackMessage(e.track),
+    subscribeRules: e.rules && subscribeRulesMessage(e.rules),
   });
 }

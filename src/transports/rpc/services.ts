@@ -7,16 +7,19 @@ import { CallbackService } from "../../../gen/rollcall/v1/callback_pb.js";
 import { EventService } from "../../../gen/rollcall/v1/event_pb.js";
 import { ParticipantService } from "../../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../../gen/rollcall/v1/room_pb.js";
+import { TrackService } from "../../../gen/rollcall/v1/track_pb.js";
 import type { CallbackOperations } from "../../operations/callbacks.js";
 import type { EventOperations } from "../../operations/events.js";
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
+import type { TrackOperations } from "../../operations/tracks.js";
 import { callbackService } from "./callback-service.js";
 import { eventService } from "./event-service.js";
 import { healthService } from "./health.js";
 import { participantService } from "./participant-service.js";
 import { reflectionServices } from "./reflection.js";
 import { roomService } from "./room-service.js";
+import { trackService } from "./track-service.js";
 
 // Services for probes and tools, which send no credentials.
 export const publicServices: DescService[] = [Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
@@ -42,16 +45,18 @@ export function rpcServices(
   rooms: RoomOperations,
   events: EventOperations,
   callbacks: CallbackOperations,
+  tracks: TrackOperations,
   ping: () => Promise<void>,
   draining: AbortSignal,
 ): ServiceBinding[] {
-  const rollcallServices = [ParticipantService, RoomService, EventService, CallbackService];
+  const rollcallServices = [ParticipantService, RoomService, EventService, CallbackService, TrackService];
   const reflection = reflectionServices([...rollcallServices, ...publicServices]);
   return [
     bind(ParticipantService, participantService(participants, draining)),
     bind(RoomService, roomService(rooms)),
     bind(EventService, eventService(events, draining)),
     bind(CallbackService, callbackService(callbacks)),
+    bind(TrackService, trackService(tracks, draining)),
     bind(Health, healthService(ping, rollcallServices.map((service) => service.typeName), draining, healthOptions)),
     bind(reflectionV1.ServerReflection, reflection.v1),
     bind(reflectionV1alpha.ServerReflection, reflection.v1alpha),
