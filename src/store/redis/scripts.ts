@@ -76,8 +76,7 @@ end
 -- The room's fields (ROOM_FIELDS) as JSON, kept in the room hash while they
 -- stay the same: they change only when the room is created or ends, so an
 -- event costs one read instead of encoding the room each time.
-local function room_snapshot()
-  local snapshot = redis.call('HGET', room_key, 'snapshot')
+local function room_snapshot(snapshot)
   if snapshot then return snapshot end
   snapshot = cjson.encode(redis.call('HMGET', room_key, unpack(ROOM_FIELDS)))
   redis.call('HSET', room_key, 'snapshot', snapshot)
@@ -101,9 +100,10 @@ end
 -- the track's reply, subscribe-rules-updated the rules' fields.
 local function append(ms, type, reason, participant, track, rules)
   local sequence = redis.call('HINCRBY', room_key, 'log_sequence', 1)
+  local room = redis.call('HMGET', room_key, 'snapshot', 'status_callback')
   -- The JSON array codec.ts decodes; type and reason are plain words.
   local payload = '["' .. room_sid .. '","' .. type .. '",' .. sequence .. ',' .. ms .. ','
-    .. (reason and ('"' .. reason .. '"') or 'false') .. ',' .. room_snapshot() .. ','
+    .. (reason and ('"' .. reason .. '"') or 'false') .. ',' .. room_snapshot(room[1]) .. ','
     .. (participant and cjson.encode(participant) or 'false') .. ','
     .. (track and cjson.encode(track) or 'false') .. ',' .. (rules and cjson.encode(rules) or 'false') .. ']'
   redis.call('XADD', log_key, sequence .. '-' .. ms, 'e', payload)
@@ -115,14 +115,15 @@ local function append(ms, type, reason, participant, track, rules)
       redis.call('XTRIM', log_key, 'MINID', '~', (boundary + 1) .. '-0')
     end
   end
-  local count = redis.call('HINCRBY', shard_counter_key, 'count', 1)
-  local shard_ms = tick_after(redis.call('HGET', shard_counter_key, 'clock'), now)
+  -- The shard's ids go by its own clock: never before its last entry.
+  local counter = redis.call('HMGET', shard_counter_key, 'count', 'clock')
+  local count = (tonumber(counter[1]) or 0) + 1
+  local shard_ms = tonumber(counter[2]) or 0
   if shard_ms < ms then shard_ms = ms end
-  redis.call('HSET', shard_counter_key, 'clock', shard_ms)
+  redis.call('HSET', shard_counter_key, 'count', count, 'clock', shard_ms)
   if cutoff < 0 then cutoff = 0 end
   redis.call('XADD', shard_log_key, 'MINID', '~', cutoff .. '-0', shard_ms .. '-' .. count, 'e', payload)
-  local callback = redis.call('HGET', room_key, 'status_callback')
-  if callback and callback ~= '' then redis.call('ZADD', callbacks_due_key, 'NX', ms, room_sid) end
+  if room[2] and room[2] ~= '' then redis.call('ZADD', callbacks_due_key, 'NX', ms, room_sid) end
 end
 
 -- Deadlines (src/timers): members <kind>:<room sid>[:<participant sid>] of
