@@ -8,6 +8,7 @@ import { MemoryStore } from "./store/memory/memory-store.js";
 import { RedisStore } from "./store/redis/redis-store.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
+import { consoleFilesHandler, isConsolePath } from "./transports/console-files.js";
 import { OnePortServer } from "./transports/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/rpc/authentication.js";
@@ -55,7 +56,11 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     log,
   );
   const rest = restHandler({ participants, rooms, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
-  const server = new OnePortServer((req, res) => (isRestPath(req.url) ? rest(req, res) : rpc(req, res)), { handshakeTimeoutMs: 10_000 });
+  const consoleFiles = consoleFilesHandler();
+  const server = new OnePortServer(
+    (req, res) => (isConsolePath(req.url) ? consoleFiles(req, res) : isRestPath(req.url) ? rest(req, res) : rpc(req, res)),
+    { handshakeTimeoutMs: 10_000 },
+  );
   const grpcServer =
     config.grpcPort === undefined
       ? undefined
