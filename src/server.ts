@@ -16,6 +16,7 @@ import { LiveKitBridge } from "./livekit/livekit-bridge.js";
 import { isLiveKitWebhookPath } from "./livekit/webhook-ingest.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
+import { consoleFilesHandler, isConsolePath } from "./transports/console-files.js";
 import { OnePortServer } from "./transports/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/rpc/authentication.js";
@@ -92,8 +93,16 @@ export async function startServer(config: Config, store: Store, credentials: Cre
           control: { leaseMs: config.callbackLeaseMs, pollMs: config.callbackPollMs, backoffMs: config.callbackBackoffMs, backoffMaxMs: config.callbackBackoffMaxMs },
           log,
         });
+  const consoleFiles = consoleFilesHandler();
   const server = new OnePortServer(
-    (req, res) => (liveKit !== undefined && isLiveKitWebhookPath(req.url) ? liveKit.handle(req, res) : isRestPath(req.url) ? rest(req, res) : rpc(req, res)),
+    (req, res) =>
+      liveKit !== undefined && isLiveKitWebhookPath(req.url)
+        ? liveKit.handle(req, res)
+        : isConsolePath(req.url)
+          ? consoleFiles(req, res)
+          : isRestPath(req.url)
+            ? rest(req, res)
+            : rpc(req, res),
     { handshakeTimeoutMs: 10_000 },
   );
   const grpcServer =
