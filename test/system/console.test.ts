@@ -292,7 +292,7 @@ describe("the browser console", function () {
   it("lists again and watches from the new cursor when its cursor is too old (OUT_OF_RANGE)", async () => {
     // A store that keeps one event per room for 10 ms, on a clock the test moves.
     let clock = Date.now();
-    const store = new MemoryStore({ retentionMs: 10, retentionPerRoom: 1, now: () => clock });
+    const store = new MemoryStore({ retentionMs: 10, retentionPerRoom: 1, maxRoomMs: 86_400_000, now: () => clock });
     const config = { ...configFromEnv({}), port: 0, grpcPort: undefined, shutdownGraceMs: 2000 };
     let server = await startServer(config, store, testCredentials, () => undefined);
     try {
