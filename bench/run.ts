@@ -261,6 +261,13 @@ async function main(): Promise<void> {
   children.push(timers);
   const timersCode = await new Promise<number | null>((resolve) => timers.on("exit", resolve));
   if (timersCode !== 0) throw new Error(`bench/timers.ts exited with ${timersCode}`);
+
+  // The status callbacks' figures (bench/callbacks.ts, also npm run bench:callbacks).
+  console.log("running bench/callbacks.ts ...");
+  const callbacks = spawn(process.execPath, ["--import", "tsx", "bench/callbacks.ts"], { stdio: "inherit" });
+  children.push(callbacks);
+  const callbacksCode = await new Promise<number | null>((resolve) => callbacks.on("exit", resolve));
+  if (callbacksCode !== 0) throw new Error(`bench/callbacks.ts exited with ${callbacksCode}`);
 }
 
 main().catch((error: unknown) => {
