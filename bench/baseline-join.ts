@@ -105,7 +105,10 @@ export class BaselineJoin {
   // As that version's RedisStore.join: the time is the caller's clock.
   async join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<BaselineJoinOutcome> {
     const keys = roomKeys(roomSid);
-    const reply = (await this.redis.rcBaselineJoin(keys.room, keys.present, accountSid, sid, identity, encodeTime(Date.now()))) as [string, ...unknown[]];
+    const reply = (await this.redis.rcBaselineJoin(keys.room, keys.present, accountSid, sid, identity, encodeTime(Date.now()))) as [
+      string,
+      ...unknown[],
+    ];
     switch (reply[0]) {
       case "joined":
         return {

@@ -63,13 +63,17 @@ switch (kind) {
           responseStream: false,
           requestDeserialize: (bytes: Buffer) => fromBinary(ParticipantServiceGetRequestSchema, bytes),
           requestSerialize: (message: ParticipantServiceGetRequest) => Buffer.from(toBinary(ParticipantServiceGetRequestSchema, message)),
-          responseSerialize: (message: Parameters<typeof toBinary<typeof ParticipantServiceGetResponseSchema>>[1]) => Buffer.from(toBinary(ParticipantServiceGetResponseSchema, message)),
+          responseSerialize: (message: Parameters<typeof toBinary<typeof ParticipantServiceGetResponseSchema>>[1]) =>
+            Buffer.from(toBinary(ParticipantServiceGetResponseSchema, message)),
           responseDeserialize: (bytes: Buffer) => fromBinary(ParticipantServiceGetResponseSchema, bytes),
         },
       },
       {
         get: (call: grpc.ServerUnaryCall<ParticipantServiceGetRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          getResponse(call.request).then((response) => callback(null, response), (error: Error) => callback(error));
+          getResponse(call.request).then(
+            (response) => callback(null, response),
+            (error: Error) => callback(error),
+          );
         },
       },
     );

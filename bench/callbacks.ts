@@ -45,7 +45,11 @@ export async function benchCallbacks(): Promise<string> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const params = new URLSearchParams(Buffer.concat(chunks).toString());
-      arrivals.push({ key: `${params.get("RoomSid")}/${params.get("SequenceNumber")}`, at: Date.now(), timestamp: Date.parse(params.get("Timestamp") ?? "") });
+      arrivals.push({
+        key: `${params.get("RoomSid")}/${params.get("SequenceNumber")}`,
+        at: Date.now(),
+        timestamp: Date.parse(params.get("Timestamp") ?? ""),
+      });
       res.writeHead(200).end();
     });
   });
@@ -59,7 +63,15 @@ export async function benchCallbacks(): Promise<string> {
     const instance = async (env: Record<string, string>) => {
       const port = await freePort();
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        env: { ...process.env, PORT: String(port), GRPC_PORT: "off", REDIS_URL: redis.url, ROLLCALL_CREDENTIALS_FILE: credentials, ROLLCALL_CALLBACK_CONCURRENCY: process.env.BENCH_CALLBACK_CONCURRENCY ?? "256", ...env },
+        env: {
+          ...process.env,
+          PORT: String(port),
+          GRPC_PORT: "off",
+          REDIS_URL: redis.url,
+          ROLLCALL_CREDENTIALS_FILE: credentials,
+          ROLLCALL_CALLBACK_CONCURRENCY: process.env.BENCH_CALLBACK_CONCURRENCY ?? "256",
+          ...env,
+        },
         stdio: ["ignore", "pipe", "inherit"],
       });
       children.push(child);
@@ -74,12 +86,21 @@ export async function benchCallbacks(): Promise<string> {
         baseUrl: `http://127.0.0.1:${to}`,
         httpVersion: "2",
         useBinaryFormat: true,
-        interceptors: [(next) => (req) => (req.header.set("authorization", "Basic " + Buffer.from(`${account.sid}:${account.token}`).toString("base64")), next(req))],
+        interceptors: [
+          (next) => (req) => (
+            req.header.set("authorization", "Basic " + Buffer.from(`${account.sid}:${account.token}`).toString("base64")),
+            next(req)
+          ),
+        ],
       });
     const roomClient = createClient(RoomService, transportTo(port));
     const sids: string[] = [];
     for (let start = 0; start < rooms; start += 100) {
-      const made = await Promise.all(Array.from({ length: Math.min(100, rooms - start) }, (_, i) => roomClient.create({ uniqueName: `cb-${start + i}`, statusCallback: callbackUrl, maxParticipants: 50 })));
+      const made = await Promise.all(
+        Array.from({ length: Math.min(100, rooms - start) }, (_, i) =>
+          roomClient.create({ uniqueName: `cb-${start + i}`, statusCallback: callbackUrl, maxParticipants: 50 }),
+        ),
+      );
       sids.push(...made.map((r) => r.room!.sid));
     }
     await waitUntil(() => arrivals.length >= rooms, 60_000);
@@ -92,7 +113,11 @@ export async function benchCallbacks(): Promise<string> {
     const writer = await instance({ ROLLCALL_CALLBACKS: "off" });
     const writing = createClient(ParticipantService, transportTo(writer.port));
     for (let start = 0; start < burst; start += 200) {
-      await Promise.all(Array.from({ length: Math.min(200, burst - start) }, (_, i) => writing.join({ room: sids[(start + i) % sids.length]!, identity: `u-${Math.floor((start + i) / sids.length) % 40}` })));
+      await Promise.all(
+        Array.from({ length: Math.min(200, burst - start) }, (_, i) =>
+          writing.join({ room: sids[(start + i) % sids.length]!, identity: `u-${Math.floor((start + i) / sids.length) % 40}` }),
+        ),
+      );
     }
     // Every event after each room's creation: the log's length, less one.
     const admin = new Redis(redis.url);

@@ -101,7 +101,10 @@ class Watchers {
       return next(req);
     };
     const clients = Array.from({ length: Math.ceil(command.count / command.perConnection) }, () =>
-      createClient(EventService, createConnectTransport({ baseUrl: command.baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing] })),
+      createClient(
+        EventService,
+        createConnectTransport({ baseUrl: command.baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing] }),
+      ),
     );
     const opened: Promise<void>[] = [];
     for (let i = 0; i < command.count; i++) {
@@ -163,7 +166,8 @@ class Watchers {
 
   async finish(expected: [string, number][], drainMs: number): Promise<WatcherResult> {
     const deadline = Date.now() + drainMs;
-    while (Date.now() < deadline && this.arrivals.some((a) => a.count < expected.length)) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (Date.now() < deadline && this.arrivals.some((a) => a.count < expected.length))
+      await new Promise((resolve) => setTimeout(resolve, 20));
     this.abort.abort();
     const byCause = new Map<string, number>();
     this.causes.forEach((cause, index) => byCause.set(cause, index));

@@ -212,7 +212,10 @@ class WatcherProcess {
   private waiting: (() => void) | undefined;
 
   constructor() {
-    this.child = fork(join(import.meta.dirname, "event-watchers.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.child = fork(join(import.meta.dirname, "event-watchers.ts"), [], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     children.push(this.child);
     this.child.on("message", (reply: WatcherReply) => {
       this.replies.push(reply);
@@ -225,7 +228,11 @@ class WatcherProcess {
     return stopChild(this.child);
   }
 
-  async ask<T extends WatcherReply["type"]>(command: WatcherCommand, type: T, timeoutMs: number): Promise<Extract<WatcherReply, { type: T }>> {
+  async ask<T extends WatcherReply["type"]>(
+    command: WatcherCommand,
+    type: T,
+    timeoutMs: number,
+  ): Promise<Extract<WatcherReply, { type: T }>> {
     this.child.send(command);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -325,7 +332,7 @@ async function drive(change: (i: number) => Change, first: number, count: number
   const interval = 1000 / settings.rate;
   const changes: Change[] = [];
   const started = performance.now();
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const now = performance.now();
     while (i < count && started + i * interval <= now) {
       const made = change(first + i++);
@@ -357,11 +364,20 @@ async function measureLatency(options: {
   await Promise.allSettled((await drive(options.change, 0, options.warmUpChanges)).map((c) => c.done));
   const processes = Array.from({ length: options.processes }, () => new WatcherProcess());
   try {
-    const shares = processes.map((_, i) => Math.floor(options.watchers / processes.length) + (i < options.watchers % processes.length ? 1 : 0));
+    const shares = processes.map(
+      (_, i) => Math.floor(options.watchers / processes.length) + (i < options.watchers % processes.length ? 1 : 0),
+    );
     const opened = await Promise.all(
       processes.map((p, i) =>
         p.ask(
-          { type: "open", baseUrl: options.baseUrl, authorization: options.authorization, room: options.watchRoom, count: shares[i]!, perConnection: settings.perConnection },
+          {
+            type: "open",
+            baseUrl: options.baseUrl,
+            authorization: options.authorization,
+            room: options.watchRoom,
+            count: shares[i]!,
+            perConnection: settings.perConnection,
+          },
           "opened",
           60_000,
         ),
@@ -384,7 +400,9 @@ async function measureLatency(options: {
     const changeErrors = changes.length - succeeded.length;
     const expected = succeeded.map((c): [string, number] => [c.key, c.sentAt]);
     const results: WatcherResult[] = await Promise.all(
-      processes.map((p) => p.ask({ type: "finish", expected, drainMs: settings.drainMs }, "result", settings.drainMs + 60_000).then((reply) => reply.result)),
+      processes.map((p) =>
+        p.ask({ type: "finish", expected, drainMs: settings.drainMs }, "result", settings.drainMs + 60_000).then((reply) => reply.result),
+      ),
     );
     const windowMs = Math.max(1, Math.max(...results.map((r) => r.lastArrival)) - (lastSent - sendSeconds * 1000));
     const serverCpu = processCpuMs(options.serverPid) - serverBefore;
@@ -399,7 +417,8 @@ async function measureLatency(options: {
       merge(sinceEvent, r.sinceEvent);
       merge(sinceSend, r.sinceSend);
     }
-    const sum = (field: "received" | "lost" | "duplicates" | "outOfOrder" | "unexpected" | "resumedStreams") => results.reduce((s, r) => s + r[field], 0);
+    const sum = (field: "received" | "lost" | "duplicates" | "outOfOrder" | "unexpected" | "resumedStreams") =>
+      results.reduce((s, r) => s + r[field], 0);
     for (const failure of results.flatMap((r) => r.failures)) console.log(`  a watch failed and was resumed: ${failure}`);
     const run: LatencyRun = {
       name: options.name,
@@ -445,7 +464,10 @@ function participants(baseUrl: string, authorization: string) {
     req.header.set("authorization", authorization);
     return next(req);
   };
-  return createClient(ParticipantService, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing] }));
+  return createClient(
+    ParticipantService,
+    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing] }),
+  );
 }
 
 const connected = EventType.PARTICIPANT_CONNECTED;
@@ -460,7 +482,11 @@ function roomChanges(client: ReturnType<typeof participants>, roomSid: string, t
     if (i % 2 === 1 && present.length >= 50) {
       const { identity, joined } = present.shift()!;
       const sentAt = Date.now();
-      return { key: `${disconnected}:${identity}`, sentAt, done: joined.then((j) => client.leave({ room: roomSid, participant: j.participant!.sid })) };
+      return {
+        key: `${disconnected}:${identity}`,
+        sentAt,
+        done: joined.then((j) => client.leave({ room: roomSid, participant: j.participant!.sid })),
+      };
     }
     const identity = `${tag}-${joins++}`;
     const sentAt = Date.now();
@@ -512,16 +538,24 @@ async function logMemory(admin: Redis, name: string, accountSid: string, roomSid
   };
   const roomLogs = await usage(roomSids.map((sid) => roomKeys(accountSid, sid).log));
   const shardLogs = await usage(Array.from({ length: logShards }, (_, shard) => shardKeys(accountSid, shard).shardLog));
-  if (roomLogs.entries !== shardLogs.entries) console.log(`  ${name}: ${roomLogs.entries} events in room logs but ${shardLogs.entries} in shard logs`);
+  if (roomLogs.entries !== shardLogs.entries)
+    console.log(`  ${name}: ${roomLogs.entries} events in room logs but ${shardLogs.entries} in shard logs`);
   // The payload of a sample of events, as stored (JSON).
   const sample = (await admin.xrevrange(roomKeys(accountSid, roomSids[0]!).log, "+", "-", "COUNT", 100)) as [string, string[]][];
   const payloadBytes = sample.reduce((sum, [, fields]) => sum + Buffer.byteLength(fields[1]!), 0) / Math.max(1, sample.length);
-  return { name, events: roomLogs.entries, roomLogBytes: roomLogs.bytes / roomLogs.entries, shardLogBytes: shardLogs.bytes / shardLogs.entries, payloadBytes };
+  return {
+    name,
+    events: roomLogs.entries,
+    roomLogBytes: roomLogs.bytes / roomLogs.entries,
+    shardLogBytes: shardLogs.bytes / shardLogs.entries,
+    payloadBytes,
+  };
 }
 
 // ---- The report ----
 
-const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a");
+const fixed = (value: number, digits = 0) =>
+  Number.isFinite(value) ? value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
 const met = (ok: boolean) => (ok ? "met" : "**not met**");
 
 function breakdown(pass: JoinPass): string {
@@ -530,12 +564,7 @@ function breakdown(pass: JoinPass): string {
   return `${listed.map(([name, us]) => `${name} ${us.toFixed(1)}`).join(", ")}; Lua ${(pass.redisUsPerJoin - inCommands).toFixed(1)}`;
 }
 
-function report(
-  command: string,
-  joins: Awaited<ReturnType<typeof measureJoins>>,
-  latency: LatencyRun[],
-  memory: MemoryRow[],
-): string {
+function report(command: string, joins: Awaited<ReturnType<typeof measureJoins>>, latency: LatencyRun[], memory: MemoryRow[]): string {
   const ratio = joins.changeLog.joinsPerSecond / joins.baseline.joinsPerSecond;
   const redisRatio = joins.changeLog.redisUsPerJoin / joins.baseline.redisUsPerJoin;
   const passes = (list: JoinPass[]) => list.map((p) => fixed(p.joinsPerSecond)).join(", ");
@@ -557,7 +586,7 @@ function report(
     "",
     "Change-to-watcher latency (Watch over Connect, binary, HTTP/2, 100 streams per connection; changes by ParticipantService Join and Leave over Connect binary HTTP/2). " +
       "\"since event\" = receive time (`Date.now()` in the watcher) minus the event's `time` (Redis' clock, same machine); " +
-      "\"since send\" = receive time minus the time the Join or Leave RPC causing it was sent. Milliseconds, whole ms resolution; " +
+      '"since send" = receive time minus the time the Join or Leave RPC causing it was sent. Milliseconds, whole ms resolution; ' +
       "lost = events expected minus received, summed over watchers, counting only what arrived within " +
       `${settings.drainMs / 1000} s after the last change:`,
     "",
@@ -565,12 +594,18 @@ function report(
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ...latency.map((r) => {
       const goal =
-        r.goal.p99 === undefined ? "for reference" : r.goal.p50 === undefined ? `p99 <= ${r.goal.p99} ms, 0 lost` : `p50 <= ${r.goal.p50} ms, p99 <= ${r.goal.p99} ms, 0 lost`;
+        r.goal.p99 === undefined
+          ? "for reference"
+          : r.goal.p50 === undefined
+            ? `p99 <= ${r.goal.p99} ms, 0 lost`
+            : `p50 <= ${r.goal.p50} ms, p99 <= ${r.goal.p99} ms, 0 lost`;
       const errors = r.changeErrors > 0 ? ` (${r.changeErrors} failed)` : "";
       return `| ${r.name} | ${fixed(r.watchers)} (${r.processes}) | ${fixed(r.changes)} (${fixed(r.changesPerSecond)})${errors} | ${fixed(r.received)} | ${r.sinceEvent.p50} / ${r.sinceEvent.p99} / ${r.sinceEvent.max} | ${r.sinceSend.p50} / ${r.sinceSend.p99} / ${r.sinceSend.max} | ${fixed(r.lost)} | ${r.duplicates} / ${r.outOfOrder} | ${fixed(r.resumedStreams)} | ${fixed(r.drainMs)} ms | ${goal} | ${r.met === undefined ? "" : met(r.met)} |`;
     }),
     "",
-    "Where the CPU went during each latency run (from the first change to the last event received; % of one core, the machine has " + cpus().length + "):",
+    "Where the CPU went during each latency run (from the first change to the last event received; % of one core, the machine has " +
+      cpus().length +
+      "):",
     "",
     "| watch | rollcall server | watcher processes | change driver | Redis | other processes of the machine | load average (1 min) at the end | time to open every watch |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -584,7 +619,8 @@ function report(
     "| events of | events | room log bytes/event | shard log bytes/event | both, bytes/event | payload (JSON) bytes |",
     "|---|---:|---:|---:|---:|---:|",
     ...memory.map(
-      (m) => `| ${m.name} | ${fixed(m.events)} | ${fixed(m.roomLogBytes)} | ${fixed(m.shardLogBytes)} | ${fixed(m.roomLogBytes + m.shardLogBytes)} | ${fixed(m.payloadBytes)} |`,
+      (m) =>
+        `| ${m.name} | ${fixed(m.events)} | ${fixed(m.roomLogBytes)} | ${fixed(m.shardLogBytes)} | ${fixed(m.roomLogBytes + m.shardLogBytes)} | ${fixed(m.payloadBytes)} |`,
     ),
   ];
   return lines.join("\n");
@@ -619,7 +655,9 @@ async function main(): Promise<void> {
     const watchedRoom = await store.createRoom(room(accounts.room.sid));
     const spreadRooms: string[] = [];
     for (let i = 0; i < settings.accountRooms; i += 100) {
-      const made = await Promise.all(Array.from({ length: Math.min(100, settings.accountRooms - i) }, () => store.createRoom(room(accounts.wide.sid))));
+      const made = await Promise.all(
+        Array.from({ length: Math.min(100, settings.accountRooms - i) }, () => store.createRoom(room(accounts.wide.sid))),
+      );
       for (const created of made) if (created.kind === "created") spreadRooms.push(created.room.sid);
     }
     await store.close();
@@ -635,7 +673,14 @@ async function main(): Promise<void> {
       process.execPath,
       // BENCH_EVENTS_SERVER_NODE_OPTIONS: e.g. --cpu-prof, to see where the server's time goes.
       [...(process.env.BENCH_EVENTS_SERVER_NODE_OPTIONS ?? "").split(" ").filter(Boolean), "dist/src/main.js"],
-      { PORT: String(port), GRPC_PORT: "off", REDIS_URL: redis.url, ROLLCALL_CREDENTIALS_FILE: credentials, ROLLCALL_MAX_PARTICIPANTS: "1000000", ...retentionEnv() },
+      {
+        PORT: String(port),
+        GRPC_PORT: "off",
+        REDIS_URL: redis.url,
+        ROLLCALL_CREDENTIALS_FILE: credentials,
+        ROLLCALL_MAX_PARTICIPANTS: "1000000",
+        ...retentionEnv(),
+      },
       /serving/,
     );
     const baseUrl = `http://127.0.0.1:${port}`;
@@ -713,7 +758,10 @@ async function main(): Promise<void> {
 
 // The server keeps events as long as the store of part 1 does.
 function retentionEnv(): Record<string, string> {
-  return { ROLLCALL_EVENT_RETENTION_HOURS: String(retention.retentionMs / 3_600_000), ROLLCALL_EVENT_RETENTION_PER_ROOM: String(retention.retentionPerRoom) };
+  return {
+    ROLLCALL_EVENT_RETENTION_HOURS: String(retention.retentionMs / 3_600_000),
+    ROLLCALL_EVENT_RETENTION_PER_ROOM: String(retention.retentionPerRoom),
+  };
 }
 
 // The rooms of an account with a log (room keys named …:<room sid>:log).

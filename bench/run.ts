@@ -71,7 +71,8 @@ async function seedRoom(store: RedisStore, size: number): Promise<NewRoom> {
   for (let round = 0; round < 2; round++) {
     for (let batch = 0; batch < size / 2; batch += 1000) {
       const joins = [];
-      for (let i = batch; i < Math.min(batch + 1000, size / 2); i++) joins.push(store.join(account.sid, record.sid, newSid("PA"), `user-${i}`));
+      for (let i = batch; i < Math.min(batch + 1000, size / 2); i++)
+        joins.push(store.join(account.sid, record.sid, newSid("PA"), `user-${i}`));
       await Promise.all(joins);
     }
   }
@@ -82,7 +83,11 @@ async function seedRoom(store: RedisStore, size: number): Promise<NewRoom> {
 async function middleToken(store: RedisStore, roomSid: string, connected: number): Promise<string> {
   let cursor: Cursor | undefined;
   for (let seen = 0; seen < connected / 2; seen += 1000) {
-    const page = await store.listParticipants(account.sid, roomSid, { status: "connected", cursor, limit: Math.min(1000, connected / 2 - seen) });
+    const page = await store.listParticipants(account.sid, roomSid, {
+      status: "connected",
+      cursor,
+      limit: Math.min(1000, connected / 2 - seen),
+    });
     const last = page.participants.at(-1)!;
     cursor = { time: last.startTime, sequence: last.sequence, sid: last.sid };
   }
@@ -107,7 +112,13 @@ async function memoryPerParticipant(redisUrl: string, roomSid: string, participa
 
 // Two runs of the same load as one: throughput over both, latency percentiles averaged.
 function combine(a: LoadResult, b: LoadResult): LoadResult {
-  return { rps: (a.rps + b.rps) / 2, p50Ms: (a.p50Ms + b.p50Ms) / 2, p99Ms: (a.p99Ms + b.p99Ms) / 2, requests: a.requests + b.requests, failed: a.failed + b.failed };
+  return {
+    rps: (a.rps + b.rps) / 2,
+    p50Ms: (a.p50Ms + b.p50Ms) / 2,
+    p99Ms: (a.p99Ms + b.p99Ms) / 2,
+    requests: a.requests + b.requests,
+    failed: a.failed + b.failed,
+  };
 }
 
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "n/a");
@@ -134,7 +145,12 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "rollcall-bench-"));
   try {
     console.log("seeding rooms ...");
-    const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 30_000, retentionMs: 86_400_000, retentionPerRoom: 10_000, maxRoomMs: 86_400_000 });
+    const store = await RedisStore.connect(redis.url, {
+      commandTimeoutMs: 30_000,
+      retentionMs: 86_400_000,
+      retentionPerRoom: 10_000,
+      maxRoomMs: 86_400_000,
+    });
     const getRoom = await seedRoom(store, 2);
     const [target] = (await store.listParticipants(account.sid, getRoom.sid, { status: "connected", limit: 1 })).participants;
     if (target === undefined) throw new Error("the seeded room lists no connected participant");
@@ -149,15 +165,32 @@ async function main(): Promise<void> {
 
     const credentials = join(scratch, "credentials.json");
     writeFileSync(credentials, JSON.stringify({ accounts: [{ sid: account.sid, auth_token: account.token }] }));
-    const ports = { rollcall: await freePort(), rollcallGrpc: await freePort(), grpc: await freePort(), connect: await freePort(), http: await freePort() };
+    const ports = {
+      rollcall: await freePort(),
+      rollcallGrpc: await freePort(),
+      grpc: await freePort(),
+      connect: await freePort(),
+      http: await freePort(),
+    };
     await startProcess(
       process.execPath,
       ["dist/src/main.js"],
-      { PORT: String(ports.rollcall), GRPC_PORT: String(ports.rollcallGrpc), REDIS_URL: redis.url, ROLLCALL_CREDENTIALS_FILE: credentials, ROLLCALL_MAX_PARTICIPANTS: "1000000" },
+      {
+        PORT: String(ports.rollcall),
+        GRPC_PORT: String(ports.rollcallGrpc),
+        REDIS_URL: redis.url,
+        ROLLCALL_CREDENTIALS_FILE: credentials,
+        ROLLCALL_MAX_PARTICIPANTS: "1000000",
+      },
       /serving/,
     );
     for (const kind of ["grpc", "connect", "http"] as const) {
-      await startProcess(process.execPath, ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url, account.sid], {}, /ready/);
+      await startProcess(
+        process.execPath,
+        ["--import", "tsx", "bench/baseline-servers.ts", kind, String(ports[kind]), redis.url, account.sid],
+        {},
+        /ready/,
+      );
     }
 
     const getRequest = create(ParticipantServiceGetRequestSchema, { room: getRoom.sid, participant: target.sid });
@@ -166,12 +199,25 @@ async function main(): Promise<void> {
     const json = Buffer.from(JSON.stringify({ room: getRoom.sid, participant: target.sid }));
     const getPath = "/rollcall.v1.ParticipantService/Get";
     const h2 = (port: number, body: Buffer, contentType: string, extra: Record<string, string> = {}) =>
-      h2load({ url: `http://127.0.0.1:${port}${getPath}`, body, headers: { "content-type": contentType, authorization, ...extra }, seconds, warmupSeconds: 1, clients: 10, streams: 10 });
+      h2load({
+        url: `http://127.0.0.1:${port}${getPath}`,
+        body,
+        headers: { "content-type": contentType, authorization, ...extra },
+        seconds,
+        warmupSeconds: 1,
+        clients: 10,
+        streams: 10,
+      });
 
     const rows: Row[] = [];
     // Baseline, rollcall, rollcall, baseline: drift in what else the machine
     // does during the four loads weighs on both sides alike.
-    const compare = async (name: string, goal: number | undefined, rollcall: () => Promise<LoadResult>, baseline: () => Promise<LoadResult>) => {
+    const compare = async (
+      name: string,
+      goal: number | undefined,
+      rollcall: () => Promise<LoadResult>,
+      baseline: () => Promise<LoadResult>,
+    ) => {
       console.log(`measuring ${name} ...`);
       const b1 = await baseline();
       const r1 = await rollcall();
@@ -180,49 +226,105 @@ async function main(): Promise<void> {
       const r = combine(r1, r2);
       const b = combine(b1, b2);
       const ratio = r.rps / b.rps;
-      rows.push({ name, rollcall: r, baseline: b, ratio, goal: goal === undefined ? "for reference" : `>= ${goal} of baseline`, met: goal === undefined ? undefined : ratio >= goal && r.failed === 0 });
+      rows.push({
+        name,
+        rollcall: r,
+        baseline: b,
+        ratio,
+        goal: goal === undefined ? "for reference" : `>= ${goal} of baseline`,
+        met: goal === undefined ? undefined : ratio >= goal && r.failed === 0,
+      });
     };
 
-    await compare("Get by sid, gRPC on GRPC_PORT (@grpc/grpc-js; h2load -c 10 -m 10) vs bare @grpc/grpc-js", 0.8,
+    await compare(
+      "Get by sid, gRPC on GRPC_PORT (@grpc/grpc-js; h2load -c 10 -m 10) vs bare @grpc/grpc-js",
+      0.8,
       () => h2(ports.rollcallGrpc, grpcFrame, "application/grpc", { te: "trailers" }),
-      () => h2(ports.grpc, grpcFrame, "application/grpc", { te: "trailers" }));
-    await compare("Get by sid, gRPC on the main port (connect-node) vs bare @grpc/grpc-js", undefined,
+      () => h2(ports.grpc, grpcFrame, "application/grpc", { te: "trailers" }),
+    );
+    await compare(
+      "Get by sid, gRPC on the main port (connect-node) vs bare @grpc/grpc-js",
+      undefined,
       () => h2(ports.rollcall, grpcFrame, "application/grpc", { te: "trailers" }),
-      () => h2(ports.grpc, grpcFrame, "application/grpc", { te: "trailers" }));
-    await compare("Get by sid, Connect binary (h2load) vs bare connect-node", 0.8,
+      () => h2(ports.grpc, grpcFrame, "application/grpc", { te: "trailers" }),
+    );
+    await compare(
+      "Get by sid, Connect binary (h2load) vs bare connect-node",
+      0.8,
       () => h2(ports.rollcall, binary, "application/proto"),
-      () => h2(ports.connect, binary, "application/proto"));
-    await compare("Get by sid, Connect JSON (h2load) vs bare connect-node", 0.8,
+      () => h2(ports.connect, binary, "application/proto"),
+    );
+    await compare(
+      "Get by sid, Connect JSON (h2load) vs bare connect-node",
+      0.8,
       () => h2(ports.rollcall, json, "application/json"),
-      () => h2(ports.connect, json, "application/json"));
+      () => h2(ports.connect, json, "application/json"),
+    );
     const restPath = `/v1/Rooms/${getRoom.sid}/Participants/${target.sid}`;
-    await compare("REST GET participant, HTTP/1.1 (wrk -c 50) vs bare node:http", 0.7,
+    await compare(
+      "REST GET participant, HTTP/1.1 (wrk -c 50) vs bare node:http",
+      0.7,
       () => wrk({ url: `http://127.0.0.1:${ports.rollcall}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
-      () => wrk({ url: `http://127.0.0.1:${ports.http}${restPath}`, headers: { authorization }, seconds, connections: 50 }));
+      () => wrk({ url: `http://127.0.0.1:${ports.http}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
+    );
 
     const pages: LoadResult[] = [];
     for (const [i, { size, room: r }] of listRooms.entries()) {
       console.log(`measuring a List page in a room of ${size} ...`);
       const url = `http://127.0.0.1:${ports.rollcall}/v1/Rooms/${r.sid}/Participants?PageSize=50&PageToken=${tokens[i]!}`;
       pages.push(await wrk({ url, headers: { authorization }, seconds, connections: 10 }));
-      rows.push({ name: `List page of 50 from the middle, room of ${size.toLocaleString("en-US")} (REST, wrk -c 10)`, rollcall: pages.at(-1)!, goal: "" });
+      rows.push({
+        name: `List page of 50 from the middle, room of ${size.toLocaleString("en-US")} (REST, wrk -c 10)`,
+        rollcall: pages.at(-1)!,
+        goal: "",
+      });
     }
     const listRatio = pages.at(-1)!.p50Ms / pages[0]!.p50Ms;
-    rows.push({ name: "List page p50: 100 000 vs 1 000 participants", rollcall: pages.at(-1)!, baseline: pages[0], ratio: listRatio, goal: "<= 1.5", met: listRatio <= 1.5 && pages.every((page) => page.failed === 0) });
+    rows.push({
+      name: "List page p50: 100 000 vs 1 000 participants",
+      rollcall: pages.at(-1)!,
+      baseline: pages[0],
+      ratio: listRatio,
+      goal: "<= 1.5",
+      met: listRatio <= 1.5 && pages.every((page) => page.failed === 0),
+    });
 
     console.log("measuring Join ...");
     const joinUrl = `http://127.0.0.1:${ports.rollcall}/rollcall.v1.ParticipantService/Join`;
     const joinHeaders = { authorization, "content-type": "application/json" };
-    const distinct = await wrk({ url: joinUrl, method: "POST", headers: joinHeaders, bodyOf: `'{"room":"${joinRoom.sid}","identity":"u' .. n .. '"}'`, seconds, connections: 50 });
-    const hot = await wrk({ url: joinUrl, method: "POST", headers: joinHeaders, body: JSON.stringify({ room: hotRoom.sid, identity: "hot" }), seconds, connections: 50 });
+    const distinct = await wrk({
+      url: joinUrl,
+      method: "POST",
+      headers: joinHeaders,
+      bodyOf: `'{"room":"${joinRoom.sid}","identity":"u' .. n .. '"}'`,
+      seconds,
+      connections: 50,
+    });
+    const hot = await wrk({
+      url: joinUrl,
+      method: "POST",
+      headers: joinHeaders,
+      body: JSON.stringify({ room: hotRoom.sid, identity: "hot" }),
+      seconds,
+      connections: 50,
+    });
     rows.push({ name: "Join, distinct identities (Connect JSON, wrk -c 50)", rollcall: distinct, goal: "" });
-    rows.push({ name: "Join, one hot identity vs distinct identities", rollcall: hot, baseline: distinct, ratio: hot.rps / distinct.rps, goal: "" });
+    rows.push({
+      name: "Join, one hot identity vs distinct identities",
+      rollcall: hot,
+      baseline: distinct,
+      ratio: hot.rps / distinct.rps,
+      goal: "",
+    });
 
     console.log("measuring memory ...");
     const memory = [];
     for (const { size, room: r } of listRooms) memory.push({ size, bytes: await memoryPerParticipant(redis.url, r.sid, size) });
 
-    const memoryLines = memory.map(({ size, bytes }) => `| ${size.toLocaleString("en-US")} | ${Math.round(bytes)} | <= 1024 | ${bytes <= 1024 ? "met" : "**not met**"} |`);
+    const memoryLines = memory.map(
+      ({ size, bytes }) =>
+        `| ${size.toLocaleString("en-US")} | ${Math.round(bytes)} | <= 1024 | ${bytes <= 1024 ? "met" : "**not met**"} |`,
+    );
     const results = [
       `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${execFileSync("redis-server", ["--version"], { encoding: "utf8" }).split(" ")[2]}; each load ${seconds} s after 1 s of warm-up (h2load) and run twice per side, in the order baseline, rollcall, rollcall, baseline; load generator on the same machine.`,
       "",
@@ -250,7 +352,10 @@ async function main(): Promise<void> {
   // The change log's figures (bench/events.ts, also npm run bench:events),
   // once this run's servers are stopped; it writes its own section.
   console.log("running bench/events.ts ...");
-  const events = spawn(process.execPath, ["--import", "tsx", "bench/events.ts"], { env: { ...process.env, BENCH_EVENTS_NO_BUILD: "1" }, stdio: "inherit" });
+  const events = spawn(process.execPath, ["--import", "tsx", "bench/events.ts"], {
+    env: { ...process.env, BENCH_EVENTS_NO_BUILD: "1" },
+    stdio: "inherit",
+  });
   children.push(events);
   const code = await new Promise<number | null>((resolve) => events.on("exit", resolve));
   if (code !== 0) throw new Error(`bench/events.ts exited with ${code}`);

@@ -66,7 +66,12 @@ async function sweepCost(store: RedisStore, redis: Redis, pending: number): Prom
   const elapsed = (Date.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const commands = (await redisCommands(redis)) - commandsBefore - 1;
-  return { pending, sweepsPerSecond: sweeps / elapsed, cpuMsPerSweep: (cpu.user + cpu.system) / 1000 / sweeps, redisCommandsPerSweep: commands / sweeps };
+  return {
+    pending,
+    sweepsPerSecond: sweeps / elapsed,
+    cpuMsPerSweep: (cpu.user + cpu.system) / 1000 / sweeps,
+    redisCommandsPerSweep: commands / sweeps,
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -135,7 +140,8 @@ export async function benchTimers(): Promise<string> {
     await store.close();
     const ratio = large.cpuMsPerSweep / small.cpuMsPerSweep;
     const commandRatio = large.redisCommandsPerSweep / small.redisCommandsPerSweep;
-    const row = (c: SweepCost) => `| ${c.pending.toLocaleString("en-US")} | ${c.sweepsPerSecond.toFixed(0)} | ${c.cpuMsPerSweep.toFixed(2)} | ${c.redisCommandsPerSweep.toFixed(1)} |`;
+    const row = (c: SweepCost) =>
+      `| ${c.pending.toLocaleString("en-US")} | ${c.sweepsPerSecond.toFixed(0)} | ${c.cpuMsPerSweep.toFixed(2)} | ${c.redisCommandsPerSweep.toFixed(1)} |`;
     return [
       `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${cpus().length} cores, Node ${process.version}, Redis ${execFileSync("redis-server", ["--version"], { encoding: "utf8" }).split(" ")[2]}; sweeps of one account's 16 shards for ${sweepSeconds} s each.`,
       "",

@@ -37,7 +37,10 @@ export function ensureTools(): void {
   if (process.getuid?.() === 0 && onPath("apt-get")) {
     console.log(`installing ${packages.join(", ")} (apt-get)`);
     execFileSync("apt-get", ["update", "-q"], { stdio: "inherit" });
-    execFileSync("apt-get", ["install", "-y", "-q", ...packages], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    execFileSync("apt-get", ["install", "-y", "-q", ...packages], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     return;
   }
   throw new Error(`missing ${missing.map((tool) => tool.command).join(", ")}: install with  sudo apt-get install ${packages.join(" ")}`);
@@ -72,7 +75,20 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "rollcall-h2load-"));
   try {
     const log = join(dir, "requests.log");
-    const args = ["-t", "1", "-c", String(options.clients), "-m", String(options.streams), "-D", String(options.seconds), "--warm-up-time", String(options.warmupSeconds), "--log-file", log];
+    const args = [
+      "-t",
+      "1",
+      "-c",
+      String(options.clients),
+      "-m",
+      String(options.streams),
+      "-D",
+      String(options.seconds),
+      "--warm-up-time",
+      String(options.warmupSeconds),
+      "--log-file",
+      log,
+    ];
     for (const [name, value] of Object.entries(options.headers)) args.push("-H", `${name}: ${value}`);
     if (options.body !== undefined) {
       const body = join(dir, "body");
@@ -88,7 +104,13 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
       .filter((columns) => columns[1] === "200")
       .map((columns) => Number(columns[2]) / 1000)
       .sort((a, b) => a - b);
-    return { rps, p50Ms: percentile(durations, 50), p99Ms: percentile(durations, 99), requests: Number(done), failed: Number(done) - Number(succeeded) };
+    return {
+      rps,
+      p50Ms: percentile(durations, 50),
+      p99Ms: percentile(durations, 99),
+      requests: Number(done),
+      failed: Number(done) - Number(succeeded),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -109,19 +131,33 @@ export async function wrk(options: WrkOptions): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "rollcall-wrk-"));
   try {
     const lua = [`wrk.method = "${options.method ?? "GET"}"`];
-    for (const [name, value] of Object.entries(options.headers)) lua.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
+    for (const [name, value] of Object.entries(options.headers))
+      lua.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
     if (options.body !== undefined) lua.push(`wrk.body = ${JSON.stringify(options.body)}`);
-    if (options.bodyOf !== undefined) lua.push("local n = 0", "request = function()", "  n = n + 1", `  return wrk.format(nil, nil, nil, ${options.bodyOf})`, "end");
+    if (options.bodyOf !== undefined)
+      lua.push("local n = 0", "request = function()", "  n = n + 1", `  return wrk.format(nil, nil, nil, ${options.bodyOf})`, "end");
     const script = join(dir, "load.lua");
     writeFileSync(script, lua.join("\n"));
-    const output = await run("wrk", ["-t", "1", "-c", String(options.connections), "-d", `${options.seconds}s`, "--latency", "-s", script, options.url]);
+    const output = await run("wrk", [
+      "-t",
+      "1",
+      "-c",
+      String(options.connections),
+      "-d",
+      `${options.seconds}s`,
+      "--latency",
+      "-s",
+      script,
+      options.url,
+    ]);
     const latency = (p: string) => {
       const match = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(output);
       if (match === null) return NaN;
       return Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2] as "us" | "ms" | "s"];
     };
     const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
-    const failed = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0) + Number(/Socket errors: .*?timeout (\d+)/.exec(output)?.[1] ?? 0);
+    const failed =
+      Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0) + Number(/Socket errors: .*?timeout (\d+)/.exec(output)?.[1] ?? 0);
     return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]), p50Ms: latency("50"), p99Ms: latency("99"), requests, failed };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -76,7 +76,9 @@ export class ConfigError extends Error {
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
-    throw new ConfigError("REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster");
+    throw new ConfigError(
+      "REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster",
+    );
   }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
@@ -135,14 +137,17 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   const match = /^(\d{1,9})(ms|s|m|h)?$/.exec(text.trim());
   const ms = match === null ? NaN : Number(match[1]) * durationUnits[match[2] ?? "s"]!;
   if (!(ms >= 1 && ms <= 30 * 86_400_000)) {
-    throw new ConfigError(`${name} must be a duration from 1ms to 30 days: a whole number of seconds, or one with a unit (500ms, 90s, 15m, 1h); got ${JSON.stringify(text)}`);
+    throw new ConfigError(
+      `${name} must be a duration from 1ms to 30 days: a whole number of seconds, or one with a unit (500ms, 90s, 15m, 1h); got ${JSON.stringify(text)}`,
+    );
   }
   return ms;
 }
 
 function allowList(env: NodeJS.ProcessEnv): string[] {
   const parsed = parseAllowList(env.ROLLCALL_CALLBACK_ALLOW ?? "");
-  if ("error" in parsed) throw new ConfigError(`ROLLCALL_CALLBACK_ALLOW must be comma-separated CIDRs, addresses and host names: ${parsed.error}`);
+  if ("error" in parsed)
+    throw new ConfigError(`ROLLCALL_CALLBACK_ALLOW must be comma-separated CIDRs, addresses and host names: ${parsed.error}`);
   return parsed;
 }
 
@@ -153,7 +158,9 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {
   for (const node of nodes) {
     const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(node);
     if (match === null || Number(match[1]) < 1 || Number(match[1]) > 65535) {
-      throw new ConfigError(`REDIS_CLUSTER_NODES must be comma-separated host:port seeds, e.g. 10.0.0.1:7000,10.0.0.2:7000; got ${JSON.stringify(node)} in ${JSON.stringify(text)}`);
+      throw new ConfigError(
+        `REDIS_CLUSTER_NODES must be comma-separated host:port seeds, e.g. 10.0.0.1:7000,10.0.0.2:7000; got ${JSON.stringify(node)} in ${JSON.stringify(text)}`,
+      );
     }
   }
   return nodes;
@@ -193,7 +200,8 @@ function liveKit(env: NodeJS.ProcessEnv): LiveKitConfig | undefined {
   }
   const apiKey = env.LIVEKIT_API_KEY ?? "";
   const apiSecret = env.LIVEKIT_API_SECRET ?? "";
-  if (apiKey === "" || apiSecret === "") throw new ConfigError("LIVEKIT_URL is set: LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set too");
+  if (apiKey === "" || apiSecret === "")
+    throw new ConfigError("LIVEKIT_URL is set: LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set too");
   const accountSid = env.ROLLCALL_LIVEKIT_ACCOUNT_SID || undefined;
   if (accountSid !== undefined && !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
     throw new ConfigError(`ROLLCALL_LIVEKIT_ACCOUNT_SID must be "AC" and 32 hex digits, got ${JSON.stringify(accountSid)}`);

@@ -44,16 +44,21 @@ export function parseCredentials(json: unknown, source: string): Credentials {
   const fail = (problem: string): never => {
     throw new CredentialsError(`${source}: ${problem}`);
   };
-  if (!isObject(json)) fail("must be a JSON object with \"accounts\" and optionally \"api_keys\"");
+  if (!isObject(json)) fail('must be a JSON object with "accounts" and optionally "api_keys"');
   const { accounts, api_keys: apiKeys = [] } = json as Record<string, unknown>;
-  if (!Array.isArray(accounts) || accounts.length === 0) fail("\"accounts\" must be a non-empty array");
-  if (!Array.isArray(apiKeys)) fail("\"api_keys\" must be an array");
+  if (!Array.isArray(accounts) || accounts.length === 0) fail('"accounts" must be a non-empty array');
+  if (!Array.isArray(apiKeys)) fail('"api_keys" must be an array');
   const users: Credentials["users"] = new Map();
   const accountsBySid: Credentials["accounts"] = new Map();
   (accounts as unknown[]).forEach((entry, i) => {
     const at = `accounts[${i}]`;
     if (!isObject(entry)) fail(`${at} must be an object`);
-    const { sid, auth_token: token, status_callback: callbackUrl, status_callback_method: callbackMethod } = entry as Record<string, unknown>;
+    const {
+      sid,
+      auth_token: token,
+      status_callback: callbackUrl,
+      status_callback_method: callbackMethod,
+    } = entry as Record<string, unknown>;
     if (typeof sid !== "string" || !/^AC[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "AC" and 32 hex digits`);
     if (typeof token !== "string" || token === "") fail(`${at}.auth_token must be a non-empty string`);
     if (users.has(sid as string)) fail(`${at}.sid ${sid as string} appears twice`);
@@ -93,13 +98,22 @@ function accountCallback(url: unknown, method: unknown, at: string, fail: (probl
 
 // For local use only: one account and one API key with random secrets, made
 // at start when no credentials file is configured.
-export function developmentCredentials(): { credentials: Credentials; accountSid: string; authToken: string; apiKeySid: string; apiKeySecret: string } {
+export function developmentCredentials(): {
+  credentials: Credentials;
+  accountSid: string;
+  authToken: string;
+  apiKeySid: string;
+  apiKeySecret: string;
+} {
   const accountSid = "AC" + randomBytes(16).toString("hex");
   const authToken = randomBytes(16).toString("hex");
   const apiKeySid = "SK" + randomBytes(16).toString("hex");
   const apiKeySecret = randomBytes(16).toString("hex");
   const credentials = parseCredentials(
-    { accounts: [{ sid: accountSid, auth_token: authToken }], api_keys: [{ sid: apiKeySid, secret: apiKeySecret, account_sid: accountSid }] },
+    {
+      accounts: [{ sid: accountSid, auth_token: authToken }],
+      api_keys: [{ sid: apiKeySid, secret: apiKeySecret, account_sid: accountSid }],
+    },
     "development credentials",
   );
   return { credentials, accountSid, authToken, apiKeySid, apiKeySecret };

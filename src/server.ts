@@ -45,7 +45,12 @@ export type Log = (message: string) => void;
 
 // `now` replaces the wall clock changes take their time from (tests).
 export async function openStore(config: Config, now?: () => number): Promise<Store> {
-  const retention = { retentionMs: config.eventRetentionHours * 3_600_000, retentionPerRoom: config.eventRetentionPerRoom, maxRoomMs: config.maxRoomHours * 3_600_000, now };
+  const retention = {
+    retentionMs: config.eventRetentionHours * 3_600_000,
+    retentionPerRoom: config.eventRetentionPerRoom,
+    maxRoomMs: config.maxRoomHours * 3_600_000,
+    now,
+  };
   const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
@@ -60,8 +65,16 @@ export interface ServerHooks {
 }
 
 // Wires the layers: transports and the callback relay over operations over the store.
-export async function startServer(config: Config, store: Store, credentials: Credentials, log: Log, hooks: ServerHooks = {}): Promise<RunningServer> {
-  const accountCallbacks = new Map([...credentials.accounts].flatMap(([sid, account]) => (account.callback ? [[sid, account.callback] as const] : [])));
+export async function startServer(
+  config: Config,
+  store: Store,
+  credentials: Credentials,
+  log: Log,
+  hooks: ServerHooks = {},
+): Promise<RunningServer> {
+  const accountCallbacks = new Map(
+    [...credentials.accounts].flatMap(([sid, account]) => (account.callback ? [[sid, account.callback] as const] : [])),
+  );
   const rooms = new RoomOperations(store, { maxParticipants: config.maxParticipants }, accountCallbacks);
   const participants = new ParticipantOperations(store, rooms);
   const tracks = new TrackOperations(store, participants);
@@ -82,7 +95,15 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     },
     log,
   );
-  const rest = restHandler({ participants, rooms, tracks, auth, publicUrl: config.publicUrl, maxRequestBytes: config.maxRequestBytes, log });
+  const rest = restHandler({
+    participants,
+    rooms,
+    tracks,
+    auth,
+    publicUrl: config.publicUrl,
+    maxRequestBytes: config.maxRequestBytes,
+    log,
+  });
   const liveKit =
     config.liveKit === undefined
       ? undefined
@@ -90,7 +111,12 @@ export async function startServer(config: Config, store: Store, credentials: Cre
           config: config.liveKit,
           accounts: [...credentials.accounts.keys()],
           maxRequestBytes: config.maxRequestBytes,
-          control: { leaseMs: config.callbackLeaseMs, pollMs: config.callbackPollMs, backoffMs: config.callbackBackoffMs, backoffMaxMs: config.callbackBackoffMaxMs },
+          control: {
+            leaseMs: config.callbackLeaseMs,
+            pollMs: config.callbackPollMs,
+            backoffMs: config.callbackBackoffMs,
+            backoffMaxMs: config.callbackBackoffMaxMs,
+          },
           log,
         });
   const consoleFiles = consoleFilesHandler();
@@ -108,8 +134,18 @@ export async function startServer(config: Config, store: Store, credentials: Cre
   const grpcServer =
     config.grpcPort === undefined
       ? undefined
-      : new GrpcJsServer({ bindings, publicServices: new Set(publicServices.map((s) => s.typeName)), auth, maxRequestBytes: config.maxRequestBytes, log });
-  const delivery = new Delivery({ timeoutMs: config.callbackTimeoutMs, policy: new TargetPolicy(config.callbackAllow), resolve: hooks.callbackResolve });
+      : new GrpcJsServer({
+          bindings,
+          publicServices: new Set(publicServices.map((s) => s.typeName)),
+          auth,
+          maxRequestBytes: config.maxRequestBytes,
+          log,
+        });
+  const delivery = new Delivery({
+    timeoutMs: config.callbackTimeoutMs,
+    policy: new TargetPolicy(config.callbackAllow),
+    resolve: hooks.callbackResolve,
+  });
   const callbacks = new CallbackRelay(
     store,
     delivery,
@@ -125,7 +161,12 @@ export async function startServer(config: Config, store: Store, credentials: Cre
     },
     log,
   );
-  const timers = new TimerSweeper(store, { accounts: [...credentials.accounts.keys()], intervalMs: config.timerIntervalMs }, log, hooks.now);
+  const timers = new TimerSweeper(
+    store,
+    { accounts: [...credentials.accounts.keys()], intervalMs: config.timerIntervalMs },
+    log,
+    hooks.now,
+  );
   const address = await server.listen(config.port, config.host);
   const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;

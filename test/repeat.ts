@@ -28,7 +28,12 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 
 // .mocharc.json's settings but its spec: the files above are the spec.
-const rc = JSON.parse(readFileSync(`${root}/.mocharc.json`, "utf8")) as { import?: string; require?: string[]; reporter?: string; timeout?: number };
+const rc = JSON.parse(readFileSync(`${root}/.mocharc.json`, "utf8")) as {
+  import?: string;
+  require?: string[];
+  reporter?: string;
+  timeout?: number;
+};
 const args = ["--no-config", "--reporter", rc.reporter!, "--timeout", String(rc.timeout ?? 20000), "--grep", grep];
 if (rc.import !== undefined) args.push(`--import=${rc.import}`);
 for (const module of rc.require ?? []) args.push("--require", module);

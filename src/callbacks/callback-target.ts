@@ -20,7 +20,12 @@ export interface CallbackTarget {
   overrides: ConnectionOverrides;
 }
 
-const overrideNames: Record<string, keyof ConnectionOverrides> = { ct: "connectTimeoutMs", rt: "readTimeoutMs", tt: "totalTimeoutMs", rc: "retries" };
+const overrideNames: Record<string, keyof ConnectionOverrides> = {
+  ct: "connectTimeoutMs",
+  rt: "readTimeoutMs",
+  tt: "totalTimeoutMs",
+  rc: "retries",
+};
 
 // Splits a stored callback URL into what to request and the overrides.
 // Timeouts are bounded by `maxTimeoutMs`; unknown or malformed overrides are

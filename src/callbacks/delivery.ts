@@ -27,7 +27,11 @@ export interface CallbackHttpRequest {
 }
 
 // dns.lookup's shape, so tests can answer for names themselves.
-export type Resolve = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type Resolve = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 export interface DeliveryOptions {
   // The longest an attempt takes, all told (Twilio's 15 s).
@@ -46,7 +50,7 @@ export class Delivery {
   private readonly lookup: LookupFunction;
 
   constructor(private readonly options: DeliveryOptions) {
-    this.lookup = guardedLookup(options.policy, options.resolve ?? (dnsLookup));
+    this.lookup = guardedLookup(options.policy, options.resolve ?? dnsLookup);
   }
 
   async send(request: CallbackHttpRequest, signal: AbortSignal): Promise<DeliveryOutcome> {
@@ -99,20 +103,26 @@ export class Delivery {
 // net.connect's lookup that resolves through `resolve` and keeps only the
 // addresses the policy allows, failing when none is left.
 function guardedLookup(policy: TargetPolicy, resolve: Resolve): LookupFunction {
-  return ((hostname: string, options: LookupOptions, callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+  return (
+    hostname: string,
+    options: LookupOptions,
+    callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error !== null) return callback(error, "", 0);
       const byName = policy.allowsName(hostname);
       const allowed = addresses.filter((answer) => policy.allowsAddress(answer.address, byName));
       if (allowed.length === 0) {
-        const refused: NodeJS.ErrnoException = new Error(`${hostname} resolves to no address callbacks may go to (link-local, or outside ROLLCALL_CALLBACK_ALLOW)`);
+        const refused: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves to no address callbacks may go to (link-local, or outside ROLLCALL_CALLBACK_ALLOW)`,
+        );
         refused.code = refusedCode;
         return callback(refused, "", 0);
       }
       if (options.all === true) return callback(null, allowed);
       return callback(null, allowed[0]!.address, allowed[0]!.family);
     });
-  });
+  };
 }
 
 function describe(error: unknown): string {

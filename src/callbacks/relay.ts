@@ -131,7 +131,15 @@ export class CallbackRelay {
       work.heldUntil = heldUntil;
       return;
     }
-    const started: ShardWork = { accountSid, shard, stop: new AbortController(), heldUntil, scanning: false, rescan: false, timers: new Set() };
+    const started: ShardWork = {
+      accountSid,
+      shard,
+      stop: new AbortController(),
+      heldUntil,
+      scanning: false,
+      rescan: false,
+      timers: new Set(),
+    };
     setMaxListeners(0, started.stop.signal);
     this.shards.set(key, started);
     void this.followShard(started);
@@ -155,7 +163,10 @@ export class CallbackRelay {
     while (!signal.aborted) {
       try {
         this.scan(work);
-        for await (const batch of this.store.followLog({ accountSid: work.accountSid, shard: work.shard }, undefined, { signal, keepAliveMs: this.options.pollMs })) {
+        for await (const batch of this.store.followLog({ accountSid: work.accountSid, shard: work.shard }, undefined, {
+          signal,
+          keepAliveMs: this.options.pollMs,
+        })) {
           if (signal.aborted) break;
           if (batch.events.length > 0 || !work.scanning) this.scan(work);
         }
@@ -243,25 +254,27 @@ export class CallbackRelay {
         if (this.hostBusy(target.origin)) return;
         this.hostInFlight.set(target.origin, (this.hostInFlight.get(target.origin) ?? 0) + 1);
         this.stats.attempts++;
-        const outcome = await this.delivery.send(
-          {
-            target,
-            method: request.method,
-            path: target.path + request.url.slice(target.url.length),
-            body: request.body,
-            headers: {
-              "x-twilio-signature": request.signature,
-              "i-twilio-idempotency-token": `${roomSid}-${event.sequence}`,
-              "user-agent": "rollcall-callbacks",
-              ...(request.body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+        const outcome = await this.delivery
+          .send(
+            {
+              target,
+              method: request.method,
+              path: target.path + request.url.slice(target.url.length),
+              body: request.body,
+              headers: {
+                "x-twilio-signature": request.signature,
+                "i-twilio-idempotency-token": `${roomSid}-${event.sequence}`,
+                "user-agent": "rollcall-callbacks",
+                ...(request.body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+              },
             },
-          },
-          work.stop.signal,
-        ).finally(() => {
-          const left = this.hostInFlight.get(target.origin)! - 1;
-          if (left === 0) this.hostInFlight.delete(target.origin);
-          else this.hostInFlight.set(target.origin, left);
-        });
+            work.stop.signal,
+          )
+          .finally(() => {
+            const left = this.hostInFlight.get(target.origin)! - 1;
+            if (left === 0) this.hostInFlight.delete(target.origin);
+            else this.hostInFlight.set(target.origin, left);
+          });
         if (work.stop.signal.aborted) return;
         const settled = this.settle(batch, event, outcome, target.url, target.overrides.retries);
         if (settled === "retry") {
@@ -270,7 +283,8 @@ export class CallbackRelay {
           return;
         }
         if (settled === "delivered") this.stats.delivered++;
-        if (!(await this.store.advanceCallback(accountSid, roomSid, cursor, event.sequence, settled === "delivered" ? undefined : settled))) return;
+        if (!(await this.store.advanceCallback(accountSid, roomSid, cursor, event.sequence, settled === "delivered" ? undefined : settled)))
+          return;
         cursor = event.sequence;
         // Failed attempts belonged to the event now settled.
         batch.attempts = 0;
@@ -285,7 +299,13 @@ export class CallbackRelay {
 
   // What an attempt's outcome means for its event: delivered, another try
   // later, or given up (the dead letter to record).
-  private settle(batch: CallbackBatch, event: ChangeEvent, outcome: DeliveryOutcome, url: string, retries: number | undefined): "delivered" | "retry" | CallbackFailure {
+  private settle(
+    batch: CallbackBatch,
+    event: ChangeEvent,
+    outcome: DeliveryOutcome,
+    url: string,
+    retries: number | undefined,
+  ): "delivered" | "retry" | CallbackFailure {
     if (outcome.kind === "delivered") return "delivered";
     const attempts = batch.attempts + 1;
     const failingFor = Date.now() - (batch.failingSince ?? Date.now());
@@ -334,10 +354,13 @@ export class CallbackRelay {
   }
 
   private wakeAt(work: ShardWork, due: number): void {
-    const timer = setTimeout(() => {
-      work.timers.delete(timer);
-      this.scan(work);
-    }, Math.max(0, due - Date.now()) + 5);
+    const timer = setTimeout(
+      () => {
+        work.timers.delete(timer);
+        this.scan(work);
+      },
+      Math.max(0, due - Date.now()) + 5,
+    );
     work.timers.add(timer);
   }
 }

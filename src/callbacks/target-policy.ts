@@ -59,7 +59,8 @@ export function parseAllowList(text: string): string[] | { error: string } {
     const family = isIP(plainAddress(address!));
     if (bits !== undefined) {
       const max = family === 4 ? 32 : 128;
-      if (family === 0 || extra !== undefined || !/^\d{1,3}$/.test(bits) || Number(bits) > max) return { error: `${JSON.stringify(entry)} is not a CIDR` };
+      if (family === 0 || extra !== undefined || !/^\d{1,3}$/.test(bits) || Number(bits) > max)
+        return { error: `${JSON.stringify(entry)} is not a CIDR` };
     } else if (family === 0 && !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(entry)) {
       return { error: `${JSON.stringify(entry)} is neither a CIDR, an address nor a host name` };
     }

@@ -34,7 +34,8 @@ export function callbackParameters(event: ChangeEvent): Record<string, string> |
     parameters.TrackSid = event.track!.sid;
     parameters.TrackKind = event.track!.kind;
   }
-  if (event.type === "participant-disconnected") parameters.ParticipantDuration = String(durationSeconds(participant!.startTime, participant!.endTime) ?? 0);
+  if (event.type === "participant-disconnected")
+    parameters.ParticipantDuration = String(durationSeconds(participant!.startTime, participant!.endTime) ?? 0);
   if (event.type === "room-ended") parameters.RoomDuration = String(durationSeconds(room.dateCreated, room.endTime) ?? 0);
   return parameters;
 }

@@ -19,12 +19,12 @@ export function checkCallbackUrl(url: string, field = "status_callback"): string
   } catch {
     throw refuse("must be an absolute http or https URL");
   }
-  if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || !/^https?:\/\//i.test(url)) throw refuse("must be an absolute http or https URL");
+  if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || !/^https?:\/\//i.test(url))
+    throw refuse("must be an absolute http or https URL");
   if (parsed.username !== "" || parsed.password !== "") throw refuse("must not carry credentials");
   if (isLinkLocal(parsed.hostname)) throw refuse("must not name a link-local address");
   return url;
 }
-
 
 const linkLocal = new BlockList();
 linkLocal.addSubnet("169.254.0.0", 16, "ipv4");

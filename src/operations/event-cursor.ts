@@ -36,7 +36,11 @@ export function decodeEventCursor(cursor: string, accountSid: string, roomSid: s
     throw invalid("invalid_parameter", "after", "is not a cursor issued by this server");
   }
   if (watched !== roomSid) {
-    throw invalid("invalid_parameter", "after", watched === undefined ? "was issued for an account-wide watch, not a room" : "was issued for another room");
+    throw invalid(
+      "invalid_parameter",
+      "after",
+      watched === undefined ? "was issued for an account-wide watch, not a room" : "was issued for another room",
+    );
   }
   return { accountSid, roomSid: watched, logIds };
 }

@@ -54,7 +54,9 @@ export class EventOperations {
   }
 
   watch(accountSid: string, input: WatchInput, signal: AbortSignal): AsyncIterable<WatchBatch> {
-    return input.room === "" ? this.watchAccount(accountSid, input.after, signal) : this.watchRoom(accountSid, input.room, input.after, signal);
+    return input.room === ""
+      ? this.watchAccount(accountSid, input.after, signal)
+      : this.watchRoom(accountSid, input.room, input.after, signal);
   }
 
   // A room's events; ends after the room's room-ended event.
@@ -121,7 +123,9 @@ export class EventOperations {
     const follow = { signal: AbortSignal.any([signal, stop.signal]), keepAliveMs: this.keepAliveMs };
     // Each shard's follower listens to it.
     setMaxListeners(logShards + 10, follow.signal);
-    const shards = Array.from({ length: logShards }, (_, shard) => this.store.followLog({ accountSid, shard }, start?.[shard], follow)[Symbol.asyncIterator]());
+    const shards = Array.from({ length: logShards }, (_, shard) =>
+      this.store.followLog({ accountSid, shard }, start?.[shard], follow)[Symbol.asyncIterator](),
+    );
     const pending = new Map<number, Promise<ShardNext>>();
     const read = (shard: number) =>
       pending.set(
@@ -222,5 +226,9 @@ function positionError(error: unknown, scope: "room" | "account"): unknown {
   if (error.reason === "expired") {
     return new RollcallError("cursor_expired", `names a position whose events are no longer retained: ${resync}`, "after");
   }
-  return invalid("invalid_parameter", "after", `is not a position of this ${scope}'s log (or the log lost it in a Redis failover): ${resync}`);
+  return invalid(
+    "invalid_parameter",
+    "after",
+    `is not a position of this ${scope}'s log (or the log lost it in a Redis failover): ${resync}`,
+  );
 }

@@ -21,11 +21,18 @@ export function encodePageToken(position: PagePosition<string>): string {
 
 // The position a token names, checked against the status the caller asked for
 // and the room being listed.
-export function decodePageToken<Status extends string>(token: string, statuses: readonly Status[], requested: Status | undefined, roomSid?: string): PagePosition<Status> {
+export function decodePageToken<Status extends string>(
+  token: string,
+  statuses: readonly Status[],
+  requested: Status | undefined,
+  roomSid?: string,
+): PagePosition<Status> {
   const match = tokenForm.exec(Buffer.from(token, "base64url").toString("latin1"));
   const status = match?.[1] as Status | undefined;
-  if (match === null || !statuses.includes(status!)) throw invalid("invalid_parameter", "page_token", "is not a page token issued by this server");
-  if (requested !== undefined && requested !== status) throw invalid("invalid_parameter", "page_token", `was issued for status ${status}, not ${requested}`);
+  if (match === null || !statuses.includes(status!))
+    throw invalid("invalid_parameter", "page_token", "is not a page token issued by this server");
+  if (requested !== undefined && requested !== status)
+    throw invalid("invalid_parameter", "page_token", `was issued for status ${status}, not ${requested}`);
   if (match[5] !== roomSid) throw invalid("invalid_parameter", "page_token", "was issued for another room");
   return { status: status!, cursor: { time: Number(match[2]), sequence: Number(match[3]), sid: match[4]! }, roomSid };
 }
@@ -41,6 +48,9 @@ export function cutPage<T extends { sid: string; sequence: number }, Status exte
 ): { page: T[]; next: PagePosition<Status> | undefined } {
   const page = found.slice(0, pageSize);
   const last = page.at(-1);
-  const next = found.length > pageSize && last ? { status, cursor: { time: timeOf(last), sequence: last.sequence, sid: last.sid }, roomSid } : undefined;
+  const next =
+    found.length > pageSize && last
+      ? { status, cursor: { time: timeOf(last), sequence: last.sequence, sid: last.sid }, roomSid }
+      : undefined;
   return { page, next };
 }

@@ -45,7 +45,8 @@ export class ParticipantOperations {
     checkIdentity(identity);
     // Anonymize makes a participant's identity its sid, and lookups read a
     // sid-shaped name as a sid: a joining identity of that shape would collide.
-    if (parseSid("PA", identity) !== undefined) throw invalid("identity_invalid", "identity", "must not have the form of a participant sid");
+    if (parseSid("PA", identity) !== undefined)
+      throw invalid("identity_invalid", "identity", "must not have the form of a participant sid");
     for (let attempt = 1; ; attempt++) {
       const target = await this.rooms.getOrCreate(accountSid, room);
       const outcome = await this.store.join(accountSid, target.sid, newSid("PA"), identity);

@@ -73,7 +73,8 @@ export class RoomOperations {
     if (room === "") throw invalid("invalid_parameter", "room", "is required (a room sid or unique name)");
     const sid = parseSid("RM", room);
     const found = sid !== undefined ? await this.store.getRoom(accountSid, sid) : await this.store.findRoomByName(accountSid, room);
-    if (found === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`);
+    if (found === undefined)
+      throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`);
     return found;
   }
 
@@ -129,14 +130,31 @@ export class RoomOperations {
     const type = input.type || "group";
     if (!roomTypes.includes(type)) throw invalid("invalid_parameter", "type", `must be one of ${roomTypes.join(", ")}, got ${quote(type)}`);
     const method = (input.statusCallbackMethod || "POST").toUpperCase();
-    if (!callbackMethods.includes(method)) throw invalid("status_callback_method_invalid", "status_callback_method", `must be GET or POST, got ${quote(input.statusCallbackMethod ?? "")}`);
+    if (!callbackMethods.includes(method))
+      throw invalid(
+        "status_callback_method_invalid",
+        "status_callback_method",
+        `must be GET or POST, got ${quote(input.statusCallbackMethod ?? "")}`,
+      );
     return {
       sid,
       accountSid,
       uniqueName: input.uniqueName ? checkRoomName(input.uniqueName, nameField) : sid,
       type,
-      maxParticipants: checkRange(input.maxParticipants ?? Math.min(50, maxParticipants), 1, maxParticipants, "max_participants", "max_participants_out_of_range"),
-      maxParticipantDuration: checkRange(input.maxParticipantDuration ?? 14400, 600, 86400, "max_participant_duration", "max_participant_duration_out_of_range"),
+      maxParticipants: checkRange(
+        input.maxParticipants ?? Math.min(50, maxParticipants),
+        1,
+        maxParticipants,
+        "max_participants",
+        "max_participants_out_of_range",
+      ),
+      maxParticipantDuration: checkRange(
+        input.maxParticipantDuration ?? 14400,
+        600,
+        86400,
+        "max_participant_duration",
+        "max_participant_duration_out_of_range",
+      ),
       ...(timeouts ?? {
         emptyRoomTimeout: checkRange(input.emptyRoomTimeout ?? 5, 1, 60, "empty_room_timeout", "timeout_out_of_range"),
         unusedRoomTimeout: checkRange(input.unusedRoomTimeout ?? 5, 1, 60, "unused_room_timeout", "timeout_out_of_range"),

@@ -58,7 +58,8 @@ export function checkRoomName(value: string, field = "unique_name"): string {
 }
 
 export function checkRange(value: number, min: number, max: number, field: string, reason: ErrorReason): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw invalid(reason, field, `must be between ${min} and ${max}, got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw invalid(reason, field, `must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 

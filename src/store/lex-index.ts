@@ -45,7 +45,10 @@ export interface LexRange {
   max: string;
 }
 
-export function lexRange(query: { after?: number | undefined; before?: number | undefined; cursor?: Cursor | undefined }, name?: string): LexRange {
+export function lexRange(
+  query: { after?: number | undefined; before?: number | undefined; cursor?: Cursor | undefined },
+  name?: string,
+): LexRange {
   const prefix = name === undefined ? "" : name + nameEnd;
   let min = prefix === "" ? "-" : "[" + prefix;
   if (query.after !== undefined) min = "[" + prefix + encodeTime(query.after);

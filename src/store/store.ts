@@ -49,9 +49,7 @@ export type JoinOutcome =
   | { kind: "room_completed" }
   | { kind: "room_full"; maxParticipants: number };
 
-export type CreateRoomOutcome =
-  | { kind: "created"; room: RoomRecord }
-  | { kind: "name_taken"; existing: RoomRecord };
+export type CreateRoomOutcome = { kind: "created"; room: RoomRecord } | { kind: "name_taken"; existing: RoomRecord };
 
 export interface ParticipantListing {
   participants: ParticipantRecord[];
@@ -259,7 +257,13 @@ export interface TrackQuery {
 export interface TrackStore {
   publishTrack(accountSid: string, roomSid: string, participantSid: string, track: NewTrack): Promise<TrackOutcome<TrackRecord>>;
   // Enables or disables a published track; an unchanged state appends nothing.
-  setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>>;
+  setTrackEnabled(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+    enabled: boolean,
+  ): Promise<TrackOutcome<TrackRecord>>;
   // Removes a published track and every subscription to it; the track as it was.
   unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>>;
   // Subscribes a present participant to another's published track of the
@@ -267,14 +271,24 @@ export interface TrackStore {
   subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
   unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
   // A published track of the participant, by sid or by name.
-  getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined>;
+  getPublishedTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    by: { sid: string } | { name: string },
+  ): Promise<TrackRecord | undefined>;
   getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined>;
   listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]>;
   listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]>;
   // undefined for a participant that does not exist.
   getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined>;
   // Replaces the participant's rules (any status), appending subscribe-rules-updated.
-  setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>>;
+  setSubscribeRules(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    rules: SubscribeRule[],
+  ): Promise<TrackOutcome<SubscribeRules>>;
 }
 
 export interface Store extends CallbackStore, TimerStore, TrackStore, LiveKitStore {

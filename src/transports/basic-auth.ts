@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Credentials } from "../credentials.js";
 
 // What an RPC without valid credentials is told.
-export const credentialsRequired = "missing or wrong credentials: send HTTP Basic authorization with an account sid and auth token, or an API key sid and secret";
+export const credentialsRequired =
+  "missing or wrong credentials: send HTTP Basic authorization with an account sid and auth token, or an API key sid and secret";
 
 // HTTP Basic authentication, the same on every transport: the username is an
 // account sid or an API key sid, the password its auth token or secret.

@@ -42,7 +42,11 @@ export class GrpcJsServer {
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      this.server.bindAsync(
+        `${host.includes(":") ? `[${host}]` : host}:${port}`,
+        grpc.ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      );
     });
   }
 
@@ -80,11 +84,15 @@ export class GrpcJsServer {
         };
       case "server_streaming":
         return (call: grpc.ServerWritableStream<object, object>) => {
-          stream(call, () => handler(decoded(call.request), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) => call.emit("error", toStatus(error)));
+          stream(call, () => handler(decoded(call.request), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
+            call.emit("error", toStatus(error)),
+          );
         };
       case "bidi_streaming":
         return (call: grpc.ServerDuplexStream<object, object>) => {
-          stream(call, () => handler(requestsOf(call), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) => call.emit("error", toStatus(error)));
+          stream(call, () => handler(requestsOf(call), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
+            call.emit("error", toStatus(error)),
+          );
         };
       case "client_streaming":
         throw new Error(`${method.parent.typeName}.${method.name}: client streaming is not served`);
@@ -155,14 +163,19 @@ function decodeRequest(input: DescMessage, bytes: Buffer): object {
   try {
     return fromBinary(input, bytes);
   } catch (error) {
-    return new UndecodableRequest(`cannot decode message ${input.typeName} from binary: ${error instanceof Error ? error.message : String(error)}`);
+    return new UndecodableRequest(
+      `cannot decode message ${input.typeName} from binary: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
 // Writes every response, waiting for the client to drain the stream. A
 // cancelled call stops the responses: 'drain' never comes then, and a
 // handler that streams without end (Watch) would otherwise be kept forever.
-async function stream(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>, responses: () => AsyncIterable<object>): Promise<void> {
+async function stream(
+  call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>,
+  responses: () => AsyncIterable<object>,
+): Promise<void> {
   for await (const response of responses()) {
     if (call.cancelled) break;
     if (!call.write(response)) await drainedOrCancelled(call);

@@ -6,7 +6,19 @@ import { eachBackend } from "../support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1 } from "../support/clients.js";
 import { startRollcall, testAuthorization } from "../support/rollcall.js";
 
-const unusual = ["{", "}", ":", "*", "a b", "{RM00}:p:*", "😀 party 🎉", "𝒜𝓁𝒾𝒸ℯ", `quote"s\\and'apostrophes`, "x".repeat(128), "😀".repeat(128)];
+const unusual = [
+  "{",
+  "}",
+  ":",
+  "*",
+  "a b",
+  "{RM00}:p:*",
+  "😀 party 🎉",
+  "𝒜𝓁𝒾𝒸ℯ",
+  `quote"s\\and'apostrophes`,
+  "x".repeat(128),
+  "😀".repeat(128),
+];
 
 eachBackend((backend) => {
   describe(`bad input (${backend.name})`, () => {
@@ -17,7 +29,11 @@ eachBackend((backend) => {
     let snapshot: () => Promise<unknown>;
 
     async function post(method: string, body: string, contentType = "application/json") {
-      const res = await fetch(`${server.url}/rollcall.v1.${method}`, { method: "POST", headers: { "content-type": contentType, authorization: testAuthorization }, body });
+      const res = await fetch(`${server.url}/rollcall.v1.${method}`, {
+        method: "POST",
+        headers: { "content-type": contentType, authorization: testAuthorization },
+        body,
+      });
       return { status: res.status, body: (await res.json()) as { code: string; message: string } };
     }
 
@@ -53,7 +69,12 @@ eachBackend((backend) => {
     });
 
     it("wrong types are invalid arguments", async () => {
-      for (const body of ['{"room": 5, "identity": "a"}', '{"room": "r", "identity": true}', '{"room": ["r"], "identity": "a"}', '{"room": "r", "page_size": "ten"}']) {
+      for (const body of [
+        '{"room": 5, "identity": "a"}',
+        '{"room": "r", "identity": true}',
+        '{"room": ["r"], "identity": "a"}',
+        '{"room": "r", "page_size": "ten"}',
+      ]) {
         const res = await post(body.includes("page_size") ? "RoomService/List" : "ParticipantService/Join", body);
         expect(res.status, body).to.equal(400);
         expect(res.body.code, body).to.equal("invalid_argument");
@@ -65,7 +86,9 @@ eachBackend((backend) => {
       expect(json.status).to.equal(400);
       expect(json.body.code).to.equal("invalid_argument");
       const binary = connectBinaryHttp2(ParticipantService, server.url);
-      const err = await binary.update({ room, participant: "ann", status: 99 as ParticipantStatus }).catch((e: unknown) => ConnectError.from(e));
+      const err = await binary
+        .update({ room, participant: "ann", status: 99 as ParticipantStatus })
+        .catch((e: unknown) => ConnectError.from(e));
       expect(err).to.be.instanceOf(ConnectError);
       expect((err as ConnectError).code).to.equal(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).to.equal("status unknown enum value 99");
@@ -130,9 +153,17 @@ eachBackend((backend) => {
     });
 
     it("unknown paths and methods get Connect errors, not crashes", async () => {
-      const unknown = await fetch(`${server.url}/rollcall.v1.ParticipantService/Nope`, { method: "POST", headers: { "content-type": "application/json", authorization: testAuthorization }, body: "{}" });
+      const unknown = await fetch(`${server.url}/rollcall.v1.ParticipantService/Nope`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: testAuthorization },
+        body: "{}",
+      });
       expect(unknown.status).to.equal(404);
-      const wrongType = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, { method: "POST", headers: { "content-type": "text/plain", authorization: testAuthorization }, body: "{}" });
+      const wrongType = await fetch(`${server.url}/rollcall.v1.ParticipantService/Get`, {
+        method: "POST",
+        headers: { "content-type": "text/plain", authorization: testAuthorization },
+        body: "{}",
+      });
       expect(wrongType.status).to.equal(415);
     });
   });

@@ -39,7 +39,9 @@ eachBackend((backend) => {
 
     it("concurrent joins never push a room past max_participants", async () => {
       const room = (await rooms.create({ uniqueName: `capped-${Date.now()}`, maxParticipants: 10 })).room!;
-      const outcomes = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => participants.join({ room: room.sid, identity: `user-${i}` })));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) => participants.join({ room: room.sid, identity: `user-${i}` })),
+      );
       const joined = outcomes.filter((o) => o.status === "fulfilled");
       const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [ConnectError.from(o.reason).code] : []));
       expect(joined).to.have.length(10);

@@ -54,12 +54,16 @@ describe("credentials", () => {
     // The URL from the "serving … on" line, or a failure with what the process said.
     function serving(started: Started, timeoutMs = 15_000): Promise<string> {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`no "serving" line in ${timeoutMs} ms; stdout: ${started.stdout()} stderr: ${started.stderr()}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`no "serving" line in ${timeoutMs} ms; stdout: ${started.stdout()} stderr: ${started.stderr()}`)),
+          timeoutMs,
+        );
         const check = () => {
           const match = /serving .* on (http:\/\/\S+)/.exec(started.stdout());
           if (match) finish(undefined, match[1]);
         };
-        const onExit = (code: number | null) => finish(new Error(`exited with ${code} before serving; stdout: ${started.stdout()} stderr: ${started.stderr()}`));
+        const onExit = (code: number | null) =>
+          finish(new Error(`exited with ${code} before serving; stdout: ${started.stdout()} stderr: ${started.stderr()}`));
         function finish(error: Error | undefined, url?: string) {
           clearTimeout(timer);
           started.child.stdout.off("data", check);
@@ -145,7 +149,9 @@ describe("credentials", () => {
 
         const byAccount = await rooms(basic(accountSid, authToken));
         expect(byAccount.status).to.equal(200);
-        expect(await byAccount.json()).to.have.property("rooms").that.deep.equals([]);
+        expect(await byAccount.json())
+          .to.have.property("rooms")
+          .that.deep.equals([]);
         expect((await rooms(basic(otherAccountSid, otherAuthToken))).status).to.equal(200);
         expect((await rooms(basic(apiKeySid, apiKeySecret))).status).to.equal(200);
 

@@ -5,14 +5,18 @@ import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ParticipantService, ParticipantStatus, ParticipantServiceGetRequestSchema, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
+import {
+  ParticipantService,
+  ParticipantStatus,
+  ParticipantServiceGetRequestSchema,
+  type Participant,
+} from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus, type Room } from "../../gen/rollcall/v1/room_pb.js";
 import { eachBackend } from "../support/backends.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection } from "../support/clients.js";
 import { startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
 const run = promisify(execFile);
-
 
 eachBackend((backend) => {
   describe(`end to end over real sockets (${backend.name})`, () => {
@@ -77,7 +81,8 @@ eachBackend((backend) => {
         expect(kicked.dateUpdated).to.deep.equal(kicked.endTime);
         expect(kicked.duration).to.equal(0);
         // The ad-hoc room ended with its last participant: its sid still names it.
-        const again = (await participants.update({ room: joined.roomSid, participant: joined.sid, status: ParticipantStatus.DISCONNECTED })).participant!;
+        const again = (await participants.update({ room: joined.roomSid, participant: joined.sid, status: ParticipantStatus.DISCONNECTED }))
+          .participant!;
         expect(again).to.deep.equal(kicked);
         const err = await rejection(participants.get({ room: joined.roomSid, participant: "carol" }));
         expect(err.code).to.equal(Code.NotFound);
@@ -112,7 +117,13 @@ eachBackend((backend) => {
       it("creates rooms with Twilio's defaults and refuses out-of-range settings naming the field", async () => {
         const room = (await rooms.create({})).room!;
         expect(room.uniqueName).to.equal(room.sid);
-        expect(room).to.include({ type: "group", maxParticipants: 50, emptyRoomTimeout: 5, unusedRoomTimeout: 5, statusCallbackMethod: "POST" });
+        expect(room).to.include({
+          type: "group",
+          maxParticipants: 50,
+          emptyRoomTimeout: 5,
+          unusedRoomTimeout: 5,
+          statusCallbackMethod: "POST",
+        });
         const cases: [object, RegExp][] = [
           [{ maxParticipants: 0 }, /^max_participants must be between 1 and 200/],
           [{ maxParticipants: 201 }, /^max_participants /],
@@ -141,7 +152,10 @@ eachBackend((backend) => {
         expect((await rejection(rooms.get({ room: name }))).code).to.equal(Code.NotFound);
         expect((await rooms.get({ room: a.roomSid })).room!.status).to.equal(RoomStatus.COMPLETED);
         const left = await collect(participants.list({ room: a.roomSid }));
-        expect(left.flatMap((page) => page.participants.map((p) => p.status))).to.deep.equal([ParticipantStatus.DISCONNECTED, ParticipantStatus.DISCONNECTED]);
+        expect(left.flatMap((page) => page.participants.map((p) => p.status))).to.deep.equal([
+          ParticipantStatus.DISCONNECTED,
+          ParticipantStatus.DISCONNECTED,
+        ]);
         const reborn = (await participants.join({ room: name, identity: "a" })).participant!;
         expect(reborn.roomSid).to.not.equal(a.roomSid);
         const again = (await rooms.update({ room: a.roomSid, status: RoomStatus.COMPLETED })).room!;
@@ -187,7 +201,11 @@ eachBackend((backend) => {
         const byIdentity = await collect(participants.list({ room, identity: "p0", status: ParticipantStatus.DISCONNECTED }));
         expect(byIdentity.flatMap((p) => p.participants.map((x) => x.identity))).to.deep.equal(["p0"]);
         const window = await collect(
-          participants.list({ room, dateCreatedAfter: joined[2]!.startTime, dateCreatedBefore: timestampFromMs(Number(joined[5]!.startTime!.seconds) * 1000 + joined[5]!.startTime!.nanos / 1e6) }),
+          participants.list({
+            room,
+            dateCreatedAfter: joined[2]!.startTime,
+            dateCreatedBefore: timestampFromMs(Number(joined[5]!.startTime!.seconds) * 1000 + joined[5]!.startTime!.nanos / 1e6),
+          }),
         );
         const inWindow = window.flatMap((p) => p.participants.map((x) => x.identity));
         // Joins may share a millisecond: the window holds exactly those that started in it.
@@ -250,7 +268,9 @@ eachBackend((backend) => {
       it("joins, gets by identity, kicks and streams List pages", async () => {
         const room = freshRoomName();
         const joined = (await client.join({ room, identity: "grpc" })).participant!;
-        expect((await client.get(create(ParticipantServiceGetRequestSchema, { room, participant: "grpc" }))).participant!.sid).to.equal(joined.sid);
+        expect((await client.get(create(ParticipantServiceGetRequestSchema, { room, participant: "grpc" }))).participant!.sid).to.equal(
+          joined.sid,
+        );
         for (let i = 0; i < 4; i++) await client.join({ room, identity: `g${i}` });
         const pages = await client.list({ room, pageSize: 2 });
         expect(pages.map((p) => p.participants.length)).to.deep.equal([2, 2, 1]);
@@ -297,10 +317,29 @@ eachBackend((backend) => {
       it("buf curl --schema proto calls Get and a streamed List over gRPC", async () => {
         const room = freshRoomName();
         const joined = (await participants.join({ room, identity: "buf" })).participant!;
-        const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: ${testAuthorization}`];
-        const get = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
+        const common = [
+          "curl",
+          "--schema",
+          "proto",
+          "--protocol",
+          "grpc",
+          "--http2-prior-knowledge",
+          "-H",
+          `Authorization: ${testAuthorization}`,
+        ];
+        const get = await run("node_modules/.bin/buf", [
+          ...common,
+          "-d",
+          JSON.stringify({ room, participant: "buf" }),
+          `${server.url}/rollcall.v1.ParticipantService/Get`,
+        ]);
         expect((JSON.parse(get.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
-        const list = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
+        const list = await run("node_modules/.bin/buf", [
+          ...common,
+          "-d",
+          JSON.stringify({ room }),
+          `${server.url}/rollcall.v1.ParticipantService/List`,
+        ]);
         expect(list.stdout).to.contain(joined.sid);
       });
     });

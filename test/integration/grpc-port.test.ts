@@ -25,7 +25,11 @@ eachBackend((backend) => {
       clients.push(made);
       return made;
     };
-    const failure = (call: Promise<unknown>) => call.then(() => expect.fail("expected the call to fail"), (error: grpc.ServiceError) => error);
+    const failure = (call: Promise<unknown>) =>
+      call.then(
+        () => expect.fail("expected the call to fail"),
+        (error: grpc.ServiceError) => error,
+      );
 
     before(async () => {
       server = await startRollcall(backend.settings);
@@ -67,7 +71,8 @@ eachBackend((backend) => {
         expect(err.code, authorization).to.equal(grpc.status.UNAUTHENTICATED);
       }
       const room = `keyed-${Date.now()}`;
-      const joined = (await client(ParticipantService, basic(testApiKey.sid, testApiKey.secret)).join({ room, identity: "k" })).participant!;
+      const joined = (await client(ParticipantService, basic(testApiKey.sid, testApiKey.secret)).join({ room, identity: "k" }))
+        .participant!;
       expect(joined.accountSid).to.equal(testAccount.sid);
       const foreign = await failure(client(ParticipantService, otherAuthorization).get({ room: joined.roomSid, participant: joined.sid }));
       expect(foreign.code).to.equal(grpc.status.NOT_FOUND);
@@ -82,12 +87,23 @@ eachBackend((backend) => {
     it("serves reflection: buf curl lists and calls services with no --schema", async () => {
       const url = `http://${address}`;
       const listed = await run("node_modules/.bin/buf", ["curl", "--protocol", "grpc", "--list-services", url]);
-      expect(listed.stdout.split("\n")).to.include.members(["rollcall.v1.ParticipantService", "rollcall.v1.RoomService", "grpc.health.v1.Health"]);
+      expect(listed.stdout.split("\n")).to.include.members([
+        "rollcall.v1.ParticipantService",
+        "rollcall.v1.RoomService",
+        "grpc.health.v1.Health",
+      ]);
       const room = `buf-grpc-port-${Date.now()}`;
       const joined = (await client(ParticipantService).join({ room, identity: "buf" })).participant!;
       const got = await run("node_modules/.bin/buf", [
-        "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-u", `${testAccount.sid}:${testAccount.token}`,
-        "-d", JSON.stringify({ room, participant: "buf" }), `${url}/rollcall.v1.ParticipantService/Get`,
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-u",
+        `${testAccount.sid}:${testAccount.token}`,
+        "-d",
+        JSON.stringify({ room, participant: "buf" }),
+        `${url}/rollcall.v1.ParticipantService/Get`,
       ]);
       expect((JSON.parse(got.stdout) as { participant: { sid: string } }).participant.sid).to.equal(joined.sid);
     });

@@ -31,7 +31,9 @@ const allServices = [
 // buf curl with the schema from server reflection only. A failed call comes
 // back as its JSON error, which buf prints to stderr. Body is the JSON the
 // call is expected to answer (undefined for no output).
-async function bufCurl<Body = unknown>(args: string[]): Promise<{ ok: true; body: Body } | { ok: false; error: { code: string; message: string } }> {
+async function bufCurl<Body = unknown>(
+  args: string[],
+): Promise<{ ok: true; body: Body } | { ok: false; error: { code: string; message: string } }> {
   try {
     const { stdout } = await run("node_modules/.bin/buf", ["curl", ...args], { timeout: 15_000 });
     return { ok: true, body: (stdout.trim() === "" ? undefined : JSON.parse(stdout)) as Body };
@@ -46,7 +48,6 @@ async function bufLines(args: string[]): Promise<string[]> {
   const { stdout } = await run("node_modules/.bin/buf", ["curl", ...args], { timeout: 15_000 });
   return stdout.trim().split("\n");
 }
-
 
 // Requests one at a time, as a bidi stream's input.
 // eslint-disable-next-line @typescript-eslint/require-await -- the generator is async to be an AsyncIterable; it has nothing to await
@@ -80,7 +81,9 @@ describe("reflection and health", () => {
 
     it("buf curl --list-services lists every service through reflection, over gRPC, with either reflection version", async () => {
       expect(await bufLines(["--protocol", "grpc", "--list-services", server.url])).to.deep.equal(allServices);
-      expect(await bufLines(["--protocol", "grpc", "--reflect-protocol", "grpc-v1alpha", "--list-services", server.url])).to.deep.equal(allServices);
+      expect(await bufLines(["--protocol", "grpc", "--reflect-protocol", "grpc-v1alpha", "--list-services", server.url])).to.deep.equal(
+        allServices,
+      );
     });
 
     it("buf curl --list-methods lists ParticipantService's methods among all others", async () => {
@@ -88,7 +91,11 @@ describe("reflection and health", () => {
       expect(methods.filter((m) => m.startsWith("rollcall.v1.ParticipantService/"))).to.deep.equal(
         ["Get", "Join", "Leave", "List", "Update"].map((m) => `rollcall.v1.ParticipantService/${m}`),
       );
-      expect(methods).to.include.members(["grpc.health.v1.Health/Watch", "rollcall.v1.RoomService/Create", "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"]);
+      expect(methods).to.include.members([
+        "grpc.health.v1.Health/Watch",
+        "rollcall.v1.RoomService/Create",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      ]);
     });
 
     for (const protocol of protocols) {
@@ -96,14 +103,25 @@ describe("reflection and health", () => {
         const room = `reflected-${protocol.name}-${Date.now()}`;
         const joined = (await connectJsonHttp1(ParticipantService, server.url).join({ room, identity: "buf" })).participant!;
         const common = [...protocol.flags, "--reflect-protocol", "grpc-v1", "-u", `${testAccount.sid}:${testAccount.token}`];
-        const get = await bufCurl<{ participant: { sid: string } }>([...common, "-d", JSON.stringify({ room, participant: "buf" }), `${server.url}/rollcall.v1.ParticipantService/Get`]);
+        const get = await bufCurl<{ participant: { sid: string } }>([
+          ...common,
+          "-d",
+          JSON.stringify({ room, participant: "buf" }),
+          `${server.url}/rollcall.v1.ParticipantService/Get`,
+        ]);
         expect(get.ok && get.body.participant.sid).to.equal(joined.sid);
-        const list = await bufCurl<{ participants: { sid: string }[] }>([...common, "-d", JSON.stringify({ room }), `${server.url}/rollcall.v1.ParticipantService/List`]);
+        const list = await bufCurl<{ participants: { sid: string }[] }>([
+          ...common,
+          "-d",
+          JSON.stringify({ room }),
+          `${server.url}/rollcall.v1.ParticipantService/List`,
+        ]);
         expect(list.ok && list.body.participants.map((p) => p.sid)).to.deep.equal([joined.sid]);
       });
 
       it(`health Check through buf curl over ${protocol.name}: SERVING for the server and a service, NotFound for an unknown one`, async () => {
-        const check = (request: object) => bufCurl([...protocol.flags, "-d", JSON.stringify(request), `${server.url}/grpc.health.v1.Health/Check`]);
+        const check = (request: object) =>
+          bufCurl([...protocol.flags, "-d", JSON.stringify(request), `${server.url}/grpc.health.v1.Health/Check`]);
         expect(await check({})).to.deep.equal({ ok: true, body: { status: "SERVING" } });
         expect(await check({ service: "rollcall.v1.ParticipantService" })).to.deep.equal({ ok: true, body: { status: "SERVING" } });
         const unknown = await check({ service: "no.such.Service" });
@@ -113,7 +131,14 @@ describe("reflection and health", () => {
 
     it("health List reports the server and each of rollcall's services", async () => {
       const list = await connectBinaryHttp2(Health, server.url, "").list({});
-      expect(Object.keys(list.statuses).sort()).to.deep.equal(["", "rollcall.v1.CallbackService", "rollcall.v1.EventService", "rollcall.v1.ParticipantService", "rollcall.v1.RoomService", "rollcall.v1.TrackService"]);
+      expect(Object.keys(list.statuses).sort()).to.deep.equal([
+        "",
+        "rollcall.v1.CallbackService",
+        "rollcall.v1.EventService",
+        "rollcall.v1.ParticipantService",
+        "rollcall.v1.RoomService",
+        "rollcall.v1.TrackService",
+      ]);
       expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal(Array(6).fill(ServingStatus.SERVING));
     });
 
@@ -134,7 +159,9 @@ describe("reflection and health", () => {
       const [list, participant, room, participantAgain, noSymbol, noFile, extensionNumbers, extension] = responses;
       expect(list!.validHost).to.equal("rollcall.test");
       expect(list!.originalRequest!.messageRequest).to.deep.equal({ case: "listServices", value: "" });
-      expect(list!.messageResponse.case === "listServicesResponse" && list!.messageResponse.value.service.map((s) => s.name).sort()).to.deep.equal(allServices);
+      expect(
+        list!.messageResponse.case === "listServicesResponse" && list!.messageResponse.value.service.map((s) => s.name).sort(),
+      ).to.deep.equal(allServices);
       expect(fileNames(participant!)).to.deep.equal(["rollcall/v1/participant.proto", "google/protobuf/timestamp.proto"]);
       expect(participant!.originalRequest!.messageRequest.value).to.equal("rollcall.v1.ParticipantService.Get");
       expect(fileNames(room!)).to.deep.equal(["rollcall/v1/room.proto"]);
@@ -145,7 +172,9 @@ describe("reflection and health", () => {
       expect(errorOf(extensionNumbers!).errorCode).to.equal(Code.Unimplemented);
       expect(errorOf(extension!).errorCode).to.equal(Code.Unimplemented);
 
-      const fresh = await collect(client.serverReflectionInfo(each([{ messageRequest: { case: "fileByFilename" as const, value: "rollcall/v1/room.proto" } }])));
+      const fresh = await collect(
+        client.serverReflectionInfo(each([{ messageRequest: { case: "fileByFilename" as const, value: "rollcall/v1/room.proto" } }])),
+      );
       expect(fileNames(fresh[0]!)).to.deep.equal(["rollcall/v1/room.proto", "google/protobuf/timestamp.proto"]);
     });
 
@@ -169,7 +198,11 @@ describe("reflection and health", () => {
       const requests = symbols.map(([symbol]) => ({ messageRequest: { case: "fileContainingSymbol" as const, value: symbol } }));
       const responses = await collect(client.serverReflectionInfo(each(requests)));
       expect(responses.map((r) => fileNames(r)[0])).to.deep.equal(symbols.map(([, file]) => file));
-      const unknownMember = await collect(client.serverReflectionInfo(each([{ messageRequest: { case: "fileContainingSymbol" as const, value: "rollcall.v1.Participant.nope" } }])));
+      const unknownMember = await collect(
+        client.serverReflectionInfo(
+          each([{ messageRequest: { case: "fileContainingSymbol" as const, value: "rollcall.v1.Participant.nope" } }]),
+        ),
+      );
       expect(errorOf(unknownMember[0]!).errorCode).to.equal(Code.NotFound);
     });
 
@@ -207,7 +240,10 @@ describe("reflection and health", () => {
       // A round trip on the same connection, after the poll: anything the
       // poll made the server send on a Watch stream would have come first.
       expect((await client.check({})).status).to.equal(ServingStatus.SERVING);
-      expect(settled.map((flag) => flag()), "the streams settled").to.deep.equal([false, false]);
+      expect(
+        settled.map((flag) => flag()),
+        "the streams settled",
+      ).to.deep.equal([false, false]);
 
       const started = Date.now();
       closing = server.close();
@@ -228,10 +264,20 @@ describe("reflection and health", () => {
       pings++;
       return new Promise<void>(() => {});
     };
-    const service = healthService(hung, ["rollcall.v1.RoomService"], new AbortController().signal, { pollIntervalMs: 20, pingTimeoutMs: 100 });
-    const client = createClient(Health, createRouterTransport((router) => router.service(Health, service)));
+    const service = healthService(hung, ["rollcall.v1.RoomService"], new AbortController().signal, {
+      pollIntervalMs: 20,
+      pingTimeoutMs: 100,
+    });
+    const client = createClient(
+      Health,
+      createRouterTransport((router) => router.service(Health, service)),
+    );
     const started = Date.now();
-    const [whole, room, list] = await Promise.all([client.check({}), client.check({ service: "rollcall.v1.RoomService" }), client.list({})]);
+    const [whole, room, list] = await Promise.all([
+      client.check({}),
+      client.check({ service: "rollcall.v1.RoomService" }),
+      client.list({}),
+    ]);
     expect(Date.now() - started).to.be.within(90, 1000);
     expect([whole.status, room.status]).to.deep.equal([ServingStatus.NOT_SERVING, ServingStatus.NOT_SERVING]);
     expect(Object.values(list.statuses).map((s) => s.status)).to.deep.equal([ServingStatus.NOT_SERVING, ServingStatus.NOT_SERVING]);

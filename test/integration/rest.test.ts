@@ -31,7 +31,11 @@ eachBackend((backend) => {
     ): Promise<Reply<Body>> {
       const res = await fetch(path.startsWith("http") ? path : `${server.url}${path}`, {
         method,
-        headers: { authorization: testAuthorization, ...(form === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }), ...headers },
+        headers: {
+          authorization: testAuthorization,
+          ...(form === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" }),
+          ...headers,
+        },
         body: form,
       });
       return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
@@ -57,7 +61,20 @@ eachBackend((backend) => {
       const { status, body } = await call<ParticipantJson>("GET", `/v1/Rooms/${room}/Participants/alice`);
       expect(status).to.equal(200);
       expect(Object.keys(body).sort()).to.deep.equal(
-        ["account_sid", "date_created", "date_updated", "duration", "end_time", "identity", "links", "room_sid", "sid", "start_time", "status", "url"].sort(),
+        [
+          "account_sid",
+          "date_created",
+          "date_updated",
+          "duration",
+          "end_time",
+          "identity",
+          "links",
+          "room_sid",
+          "sid",
+          "start_time",
+          "status",
+          "url",
+        ].sort(),
       );
       expect(body).to.include({ sid: sids[0], room_sid: roomSid, status: "connected", identity: "alice", end_time: null, duration: null });
       for (const key of ["date_created", "date_updated", "start_time"] as const) expect(body[key]).to.match(twilioDate);
@@ -79,15 +96,46 @@ eachBackend((backend) => {
     });
 
     it("renders a room with every key Twilio has; creation is 201, completion 202", async () => {
-      const created = await call<RoomJson>("POST", "/v1/Rooms", `UniqueName=${name("keys")}&StatusCallback=${encodeURIComponent("https://example.test/cb")}`);
+      const created = await call<RoomJson>(
+        "POST",
+        "/v1/Rooms",
+        `UniqueName=${name("keys")}&StatusCallback=${encodeURIComponent("https://example.test/cb")}`,
+      );
       expect(created.status).to.equal(201);
       const keys = [
-        "account_sid", "audio_only", "date_created", "date_updated", "duration", "empty_room_timeout", "enable_turn", "end_time", "large_room", "links",
-        "max_concurrent_published_tracks", "max_participant_duration", "max_participants", "media_region", "record_participants_on_connect", "sid", "status",
-        "status_callback", "status_callback_method", "type", "unique_name", "unused_room_timeout", "url", "video_codecs",
+        "account_sid",
+        "audio_only",
+        "date_created",
+        "date_updated",
+        "duration",
+        "empty_room_timeout",
+        "enable_turn",
+        "end_time",
+        "large_room",
+        "links",
+        "max_concurrent_published_tracks",
+        "max_participant_duration",
+        "max_participants",
+        "media_region",
+        "record_participants_on_connect",
+        "sid",
+        "status",
+        "status_callback",
+        "status_callback_method",
+        "type",
+        "unique_name",
+        "unused_room_timeout",
+        "url",
+        "video_codecs",
       ];
       expect(Object.keys(created.body).sort()).to.deep.equal(keys.sort());
-      expect(created.body).to.include({ status: "in-progress", status_callback: "https://example.test/cb", status_callback_method: "POST", end_time: null, duration: null });
+      expect(created.body).to.include({
+        status: "in-progress",
+        status_callback: "https://example.test/cb",
+        status_callback_method: "POST",
+        end_time: null,
+        duration: null,
+      });
       expect(created.body.url).to.equal(`${server.url}/v1/Rooms/${created.body.sid}`);
       expect(created.body.links.participants).to.equal(`${server.url}/v1/Rooms/${created.body.sid}/Participants`);
       const completed = await call<RoomJson>("POST", `/v1/Rooms/${created.body.sid}`, "Status=completed");
@@ -100,9 +148,19 @@ eachBackend((backend) => {
       const { room, sids } = await roomWith(["a", "b", "c", "d", "e"]);
       const first = await call<ParticipantPageJson>("GET", `/v1/Rooms/${room}/Participants?PageSize=2&Status=connected&Unknown=ignored`);
       expect(first.status).to.equal(200);
-      expect(Object.keys(first.body.meta).sort()).to.deep.equal(["first_page_url", "key", "next_page_url", "page", "page_size", "previous_page_url", "url"]);
+      expect(Object.keys(first.body.meta).sort()).to.deep.equal([
+        "first_page_url",
+        "key",
+        "next_page_url",
+        "page",
+        "page_size",
+        "previous_page_url",
+        "url",
+      ]);
       expect(first.body.meta).to.include({ page: 0, page_size: 2, key: "participants", previous_page_url: null });
-      expect(first.body.meta.next_page_url).to.match(new RegExp(`^${server.url}/v1/Rooms/.*Status=connected.*PageSize=2.*Page=1.*PageToken=`));
+      expect(first.body.meta.next_page_url).to.match(
+        new RegExp(`^${server.url}/v1/Rooms/.*Status=connected.*PageSize=2.*Page=1.*PageToken=`),
+      );
       const second = await call<ParticipantPageJson>("GET", first.body.meta.next_page_url!);
       expect(second.body.meta.page).to.equal(1);
       expect(second.body.meta.previous_page_url).to.equal(first.body.meta.first_page_url);
@@ -119,7 +177,9 @@ eachBackend((backend) => {
       try {
         const room = name("public");
         await connectJsonHttp1(ParticipantService, behindProxy.url).join({ room, identity: "x" });
-        const res = await fetch(`${behindProxy.url}/v1/Rooms/${room}/Participants?PageSize=1`, { headers: { authorization: testAuthorization } });
+        const res = await fetch(`${behindProxy.url}/v1/Rooms/${room}/Participants?PageSize=1`, {
+          headers: { authorization: testAuthorization },
+        });
         const body = (await res.json()) as ParticipantPageJson;
         expect(body.participants[0]!.url).to.match(/^https:\/\/video\.example\.test\/v1\/Rooms\/RM/);
         expect(body.meta.first_page_url).to.match(/^https:\/\/video\.example\.test\/v1\/Rooms\//);
@@ -148,13 +208,21 @@ eachBackend((backend) => {
       expect((await call("GET", "/v1/Rooms/?Foo=bar")).status).to.equal(200);
       const unknown = await call("GET", "/v1/Rooms/x/Tracks");
       expect(unknown.status).to.equal(404);
-      expect(unknown.body).to.deep.equal({ code: 20404, message: "The requested resource /Rooms/x/Tracks was not found", more_info: "https://www.twilio.com/docs/errors/20404", status: 404 });
+      expect(unknown.body).to.deep.equal({
+        code: 20404,
+        message: "The requested resource /Rooms/x/Tracks was not found",
+        more_info: "https://www.twilio.com/docs/errors/20404",
+        status: 404,
+      });
       const wrongMethod = await call<ErrorJson>("DELETE", "/v1/Rooms");
       expect(wrongMethod.status).to.equal(405);
       expect(wrongMethod.headers.get("allow")).to.equal("GET, POST");
       expect(wrongMethod.body.code).to.equal(20004);
       const missingRoom = await call("GET", "/v1/Rooms/NoSuchRoom/Participants/Alice/");
-      expect(missingRoom.body).to.include({ code: 20404, message: "The requested resource /Rooms/NoSuchRoom/Participants/Alice was not found" });
+      expect(missingRoom.body).to.include({
+        code: 20404,
+        message: "The requested resource /Rooms/NoSuchRoom/Participants/Alice was not found",
+      });
     });
 
     it("refuses bad parameters naming them: dates, page sizes, pages, statuses", async () => {

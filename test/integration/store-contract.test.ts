@@ -11,7 +11,6 @@ import { testClock, TimedStore } from "../support/timed-store.js";
 // one redis-server and on a Redis Cluster, all run this suite, so an operation
 // cannot tell them apart.
 
-
 function at(offset: number): number {
   return t0 + offset;
 }
@@ -83,7 +82,12 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
       if (outcome.kind !== "created") expect.fail(`expected the room to be created, got ${outcome.kind}`);
       // The account's clock numbers its rooms and never goes back.
       expect(outcome.room.dateCreated).to.be.at.least(input.dateCreated);
-      const room = { ...input, dateCreated: outcome.room.dateCreated, dateUpdated: outcome.room.dateUpdated, sequence: outcome.room.sequence };
+      const room = {
+        ...input,
+        dateCreated: outcome.room.dateCreated,
+        dateUpdated: outcome.room.dateUpdated,
+        sequence: outcome.room.sequence,
+      };
       expect(outcome.room).to.deep.equal(room);
       return room;
     }
@@ -394,7 +398,12 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
 
       it("includes start times at `after` and excludes those at `before`", async () => {
         const room = await createRoom();
-        const [p10, p20, p30, p40] = [await join(room, "a", at(10)), await join(room, "b", at(20)), await join(room, "c", at(30)), await join(room, "d", at(40))];
+        const [p10, p20, p30, p40] = [
+          await join(room, "a", at(10)),
+          await join(room, "b", at(20)),
+          await join(room, "c", at(30)),
+          await join(room, "d", at(40)),
+        ];
         expect(await listParticipants(room, { after: at(20) })).to.deep.equal([p20, p30, p40]);
         expect(await listParticipants(room, { before: at(30) })).to.deep.equal([p10, p20]);
         expect(await listParticipants(room, { after: at(20), before: at(40) })).to.deep.equal([p20, p30]);
@@ -499,19 +508,27 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
         await createRoom({ accountSid, uniqueName: "weekly-2", dateCreated: at(6) });
         await createRoom({ accountSid, uniqueName: "week", dateCreated: at(7) });
         expect(await store.listRooms(accountSid, { status: "in-progress", uniqueName: "weekly", limit: 100 })).to.deep.equal([current]);
-        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", limit: 100 })).to.deep.equal([oldDone, olderDone]);
+        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", limit: 100 })).to.deep.equal([
+          oldDone,
+          olderDone,
+        ]);
         expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "nothing", limit: 100 })).to.deep.equal([]);
         const firstPage = await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", limit: 1 });
         expect(firstPage).to.deep.equal([oldDone]);
         const cursor = roomCursor(firstPage[0]!);
-        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", limit: 1, cursor })).to.deep.equal([olderDone]);
-        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", after: at(3), limit: 100 })).to.deep.equal([olderDone]);
+        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", limit: 1, cursor })).to.deep.equal([
+          olderDone,
+        ]);
+        expect(await store.listRooms(accountSid, { status: "completed", uniqueName: "weekly", after: at(3), limit: 100 })).to.deep.equal([
+          olderDone,
+        ]);
       });
 
       it("includes dates created at `after` and excludes those at `before`", async () => {
         const accountSid = newSid("AC");
         const [r10, r20, r30, r40] = await createRooms(accountSid, [10, 20, 30, 40]);
-        const list = (query: { after?: number; before?: number }) => store.listRooms(accountSid, { status: "in-progress", limit: 100, ...query });
+        const list = (query: { after?: number; before?: number }) =>
+          store.listRooms(accountSid, { status: "in-progress", limit: 100, ...query });
         expect(await list({ after: at(20) })).to.deep.equal([r20, r30, r40]);
         expect(await list({ before: at(30) })).to.deep.equal([r10, r20]);
         expect(await list({ after: at(20), before: at(40) })).to.deep.equal([r20, r30]);
@@ -593,7 +610,8 @@ function contract(name: string, open: () => Promise<OpenStore>): void {
       it("createRoom, findRoomByName and listRooms by name return the name unchanged", async () => {
         const accountSid = newSid("AC");
         const rooms = new Map<string, RoomRecord>();
-        for (const [i, uniqueName] of unusual.entries()) rooms.set(uniqueName, await createRoom({ accountSid, uniqueName, dateCreated: at(i) }));
+        for (const [i, uniqueName] of unusual.entries())
+          rooms.set(uniqueName, await createRoom({ accountSid, uniqueName, dateCreated: at(i) }));
         for (const uniqueName of unusual) {
           const room = rooms.get(uniqueName)!;
           expect((await store.getRoom(accountSid, room.sid))?.uniqueName).to.equal(uniqueName);

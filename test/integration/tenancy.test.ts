@@ -13,7 +13,6 @@ import type { ErrorJson, ParticipantJson, ParticipantPageJson, RoomJson, RoomPag
 // other's rooms and participants, on any route of any transport; and a call
 // without valid credentials reaches nothing at all.
 
-
 const base64 = (text: string) => Buffer.from(text).toString("base64");
 
 // Authorization header values that must not authenticate anyone; undefined
@@ -113,7 +112,11 @@ eachBackend((backend) => {
 
     // Every REST route that names a room, and one of its participants, with
     // the method and form body it takes.
-    function roomRoutes(room: string, participants: string[], anonymizable: string[]): [method: "GET" | "POST", path: string, form?: Record<string, string>][] {
+    function roomRoutes(
+      room: string,
+      participants: string[],
+      anonymizable: string[],
+    ): [method: "GET" | "POST", path: string, form?: Record<string, string>][] {
       const r = `/v1/Rooms/${encodeURIComponent(room)}`;
       const routes: [method: "GET" | "POST", path: string, form?: Record<string, string>][] = [
         ["GET", r],
@@ -133,7 +136,13 @@ eachBackend((backend) => {
     async function expectUnchanged(seeded: Awaited<ReturnType<typeof seed>>): Promise<void> {
       const room = await rest("GET", `/v1/Rooms/${seeded.room.sid}`, testAuthorization);
       expect(room.status).to.equal(200);
-      expect(room.body).to.include({ sid: seeded.room.sid, status: "in-progress", unique_name: seeded.name, account_sid: testAccount.sid, end_time: null });
+      expect(room.body).to.include({
+        sid: seeded.room.sid,
+        status: "in-progress",
+        unique_name: seeded.name,
+        account_sid: testAccount.sid,
+        end_time: null,
+      });
       const byName = await rest<RoomJson>("GET", `/v1/Rooms/${encodeURIComponent(seeded.name)}`, testAuthorization);
       expect(byName.body.sid).to.equal(seeded.room.sid);
       const alice = await rest("GET", `/v1/Rooms/${seeded.room.sid}/Participants/${seeded.alice.sid}`, testAuthorization);
@@ -179,7 +188,10 @@ eachBackend((backend) => {
       for (const query of ["", `?UniqueName=${encodeURIComponent(seeded.name)}`, "?Status=in-progress", "?Status=completed"]) {
         const list = await rest<RoomPageJson>("GET", `/v1/Rooms${query}`, otherAuthorization);
         expect(list.status, query).to.equal(200);
-        expect(list.body.rooms.map((r) => r.sid), query).to.not.include(seeded.room.sid);
+        expect(
+          list.body.rooms.map((r) => r.sid),
+          query,
+        ).to.not.include(seeded.room.sid);
         for (const r of list.body.rooms) expect(r.account_sid).to.equal(otherAccount.sid);
       }
       await expectUnchanged(seeded);
@@ -197,7 +209,10 @@ eachBackend((backend) => {
       for (const room of roomRefs) {
         for (const participant of [seeded.alice.sid, "alice", seeded.bob.sid, "bob"]) {
           await notFound(`Get ${room}/${participant}`, participants.get({ room, participant }));
-          await notFound(`Update ${room}/${participant}`, participants.update({ room, participant, status: ParticipantStatus.DISCONNECTED }));
+          await notFound(
+            `Update ${room}/${participant}`,
+            participants.update({ room, participant, status: ParticipantStatus.DISCONNECTED }),
+          );
         }
         await notFound(`List ${room}`, collect(participants.list({ room })));
         await notFound(`List ${room} disconnected`, collect(participants.list({ room, status: ParticipantStatus.DISCONNECTED })));
@@ -266,8 +281,10 @@ eachBackend((backend) => {
       expect(againOverRpc.code).to.equal(Code.AlreadyExists);
 
       // Joins by name land in each account's own room.
-      const joinOne = (await connectJsonHttp1(ParticipantService, server.url, testAuthorization).join({ room: name, identity: "sam" })).participant!;
-      const joinTwo = (await connectJsonHttp1(ParticipantService, server.url, otherAuthorization).join({ room: name, identity: "sam" })).participant!;
+      const joinOne = (await connectJsonHttp1(ParticipantService, server.url, testAuthorization).join({ room: name, identity: "sam" }))
+        .participant!;
+      const joinTwo = (await connectJsonHttp1(ParticipantService, server.url, otherAuthorization).join({ room: name, identity: "sam" }))
+        .participant!;
       expect(joinOne.roomSid).to.equal(one.body.sid);
       expect(joinTwo.roomSid).to.equal(two.body.sid);
       expect(joinTwo.sid).to.not.equal(joinOne.sid);
@@ -328,7 +345,11 @@ eachBackend((backend) => {
       expect(created.status).to.equal(201);
       expect(created.body.account_sid).to.equal(testAccount.sid);
       expect((await rest<RoomJson>("GET", `/v1/Rooms/${keyName}`, testAuthorization)).body.sid).to.equal(created.body.sid);
-      expectNotFound(await rest("GET", `/v1/Rooms/${keyName}`, otherAuthorization), `/v1/Rooms/${keyName}`, "API key room as the other account");
+      expectNotFound(
+        await rest("GET", `/v1/Rooms/${keyName}`, otherAuthorization),
+        `/v1/Rooms/${keyName}`,
+        "API key room as the other account",
+      );
       // The scheme is case-insensitive (RFC 7617).
       const lower = await rest("GET", "/v1/Rooms", testAuthorization.replace(/^Basic/, "basic"));
       expect(lower.status).to.equal(200);

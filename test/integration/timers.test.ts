@@ -106,10 +106,14 @@ eachBackend((backend) => {
       clock.now = start + 60_000;
       const bob = (await participants.join({ room: room.sid, identity: "bob" })).participant!;
       await at(start + 600_000);
-      expect((await participants.get({ room: room.sid, participant: ann.sid })).participant!.status).to.equal(ParticipantStatus.DISCONNECTED);
+      expect((await participants.get({ room: room.sid, participant: ann.sid })).participant!.status).to.equal(
+        ParticipantStatus.DISCONNECTED,
+      );
       expect((await participants.get({ room: room.sid, participant: bob.sid })).participant!.status).to.equal(ParticipantStatus.CONNECTED);
       await at(start + 660_000);
-      expect((await participants.get({ room: room.sid, participant: bob.sid })).participant!.status).to.equal(ParticipantStatus.DISCONNECTED);
+      expect((await participants.get({ room: room.sid, participant: bob.sid })).participant!.status).to.equal(
+        ParticipantStatus.DISCONNECTED,
+      );
       const log = await roomLog(server.store, account, room.sid);
       expect(log.filter((e) => e.type === "participant-disconnected").map((e) => e.reason)).to.deep.equal(["max-duration", "max-duration"]);
       // The room, now empty, waits for its empty timeout.
@@ -125,9 +129,13 @@ eachBackend((backend) => {
       clock.now = start + 300_000;
       const again = (await participants.join({ room: room.sid, identity: "ann" })).participant!;
       await at(start + 600_000);
-      expect((await participants.get({ room: room.sid, participant: again.sid })).participant!.status).to.equal(ParticipantStatus.CONNECTED);
+      expect((await participants.get({ room: room.sid, participant: again.sid })).participant!.status).to.equal(
+        ParticipantStatus.CONNECTED,
+      );
       await at(start + 900_000);
-      expect((await participants.get({ room: room.sid, participant: again.sid })).participant!.status).to.equal(ParticipantStatus.DISCONNECTED);
+      expect((await participants.get({ room: room.sid, participant: again.sid })).participant!.status).to.equal(
+        ParticipantStatus.DISCONNECTED,
+      );
     });
 
     it("every room ends at the latest ROLLCALL_MAX_ROOM_HOURS after its creation, its participants disconnected", async () => {

@@ -61,7 +61,14 @@ eachBackend((backend) => {
     it("creates, fetches, lists and completes rooms", async () => {
       const name = uniqueName("Retro");
       const created = await client.video.v1.rooms.create({ uniqueName: name, maxParticipants: 10, emptyRoomTimeout: 3 });
-      expect(created).to.include({ uniqueName: name, status: "in-progress", maxParticipants: 10, emptyRoomTimeout: 3, type: "group", accountSid: testAccount.sid });
+      expect(created).to.include({
+        uniqueName: name,
+        status: "in-progress",
+        maxParticipants: 10,
+        emptyRoomTimeout: 3,
+        type: "group",
+        accountSid: testAccount.sid,
+      });
       expect(created.dateCreated).to.be.instanceOf(Date);
       expect((await client.video.v1.rooms(name).fetch()).sid).to.equal(created.sid);
       expect((await client.video.v1.rooms(created.sid).fetch()).uniqueName).to.equal(name);
@@ -148,7 +155,10 @@ eachBackend((backend) => {
       const room = uniqueName("Errors");
       await mediaPlane.join({ room, identity: "frank" });
       expect(await restError(client.video.v1.rooms(room).participants("nobody").fetch())).to.include({ status: 404, code: 20404 });
-      expect(await restError(client.video.v1.rooms(room).participants("frank").update({ status: "connected" }))).to.include({ status: 400, code: 53112 });
+      expect(await restError(client.video.v1.rooms(room).participants("frank").update({ status: "connected" }))).to.include({
+        status: 400,
+        code: 53112,
+      });
       expect(await restError(client.video.v1.rooms.create({ uniqueName: room }))).to.include({ status: 400, code: 53113 });
       expect(await restError(client.video.v1.rooms.create({ maxParticipants: 0 }))).to.include({ status: 400, code: 53107 });
       expect(await restError(client.video.v1.rooms.create({ emptyRoomTimeout: 99 }))).to.include({ status: 400, code: 53109 });

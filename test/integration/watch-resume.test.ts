@@ -65,7 +65,11 @@ eachBackend((backend) => {
       while (writing || seen.length < made) {
         if (reconnects % 200 === 199) client = connectBinaryHttp2(EventService, server.url);
         const take = 1 + random.int(6);
-        const read = await watchUntil(client, { room, after: cursor }, (received) => received.length >= take || (!writing && seen.length + received.length >= made));
+        const read = await watchUntil(
+          client,
+          { room, after: cursor },
+          (received) => received.length >= take || (!writing && seen.length + received.length >= made),
+        );
         seen.push(...read.received);
         cursor = read.cursor;
         reconnects++;
@@ -87,7 +91,11 @@ eachBackend((backend) => {
         const start = await watchUntil(connectBinaryHttp2(EventService, other.url), { room }, () => true);
         const joins = Array.from({ length: 50 }, (_, i) => participants.join({ room, identity: `p-${i}` }));
         await Promise.all(joins);
-        const read = await watchUntil(connectBinaryHttp2(EventService, other.url), { room, after: start.cursor }, (received) => received.length >= 50);
+        const read = await watchUntil(
+          connectBinaryHttp2(EventService, other.url),
+          { room, after: start.cursor },
+          (received) => received.length >= 50,
+        );
         expect(read.received.map((event) => Number(event.sequence))).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 2));
       } finally {
         await other.close();

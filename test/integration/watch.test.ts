@@ -123,7 +123,11 @@ function watchConnect(client: Client<typeof EventService>, room: string, after =
 }
 
 // A grpc-js client's Watch as an async iterable, and the call to cancel.
-function watchGrpcJs(client: GrpcJsClient<typeof EventService>, room: string, after = ""): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
+function watchGrpcJs(
+  client: GrpcJsClient<typeof EventService>,
+  room: string,
+  after = "",
+): { watcher: Watcher; call: grpc.ClientReadableStream<EventServiceWatchResponse> } {
   const call = client.raw.watch({ room, after }, client.metadata());
   return { watcher: new Watcher(call as AsyncIterable<EventServiceWatchResponse>), call };
 }
@@ -159,257 +163,292 @@ const lifecycleEvents = [
   "12 ROOM_ENDED",
 ];
 
-eachBackend((backend) => describe(`Watch: every change is an event (${backend.name})`, () => {
-  let server: Awaited<ReturnType<typeof startRollcall>>;
-  let events: Client<typeof EventService>;
-  let participants: Client<typeof ParticipantService>;
-  let rooms: Client<typeof RoomService>;
-  let count = 0;
-  const freshName = () => `watch-${++count}-${Date.now()}`;
-
-  before(async () => {
-    server = await startRollcall({ ...backend.settings, watchKeepAliveMs: 300 });
-    events = connectBinaryHttp2(EventService, server.url);
-    participants = connectBinaryHttp2(ParticipantService, server.url);
-    rooms = connectBinaryHttp2(RoomService, server.url);
-  });
-  after(async () => server.close());
-
-  describe("a room's watch", () => {
-    let roomSid: string;
-    let roomEvents: Event[];
-
-    it("sees every change of the room in order, then ends after ROOM_ENDED", async () => {
-      const name = freshName();
-      // The account's watch starts before the room exists, so it sees the creation.
-      const account = watchConnect(events, "");
-      await account.start();
-      await rooms.create({ uniqueName: `${name}-other` });
-      const result = await lifecycleWithRoomWatch(name);
-      roomSid = result.roomSid;
-      roomEvents = result.roomEvents;
-      expect(roomEvents.map(summary)).to.deep.equal(result.expected.slice(1));
-
-      // The account watch saw the creation too, and the same events in the same order.
-      const seen = await account.events(1 + result.expected.length);
-      const ofRoom = seen.filter((e) => e.roomSid === roomSid);
-      expect(ofRoom.map(summary)).to.deep.equal(result.expected);
-      for (const e of ofRoom) {
-        expect(e.accountSid).to.equal(testAccount.sid);
-        expect(e.room!.sid).to.equal(roomSid);
-        expect(e.time).to.not.equal(undefined);
-      }
-      const ended = ofRoom.at(-1)!;
-      expect(ended.room!.status).to.equal(RoomStatus.COMPLETED);
-      expect(ended.participant).to.equal(undefined);
-      const replaced = ofRoom[3]!;
-      expect(replaced.participant!.status).to.equal(ParticipantStatus.DISCONNECTED);
-      expect(replaced.participant!.endTime).to.not.equal(undefined);
-    });
-
-    // Starts a room watch right after the creation, then runs the lifecycle.
-    async function lifecycleWithRoomWatch(name: string): Promise<{ roomSid: string; roomEvents: Event[]; expected: string[] }> {
-      const roomSid = (await rooms.create({ uniqueName: name })).room!.sid;
-      const watcher = watchConnect(events, name);
-      await watcher.start();
-      await participants.join({ room: name, identity: "alice" });
-      await participants.join({ room: name, identity: "bob" });
-      await participants.join({ room: name, identity: "alice" });
-      await participants.update({ room: name, participant: "bob", status: ParticipantStatus.DISCONNECTED });
-      await participants.leave({ room: name, participant: "alice" });
-      await participants.join({ room: name, identity: "carol" });
-      await participants.join({ room: name, identity: "dave" });
-      await rooms.update({ room: name, status: RoomStatus.COMPLETED });
-      const roomEvents = await watcher.events(11);
-      expect(await watcher.reader.end()).to.equal(undefined);
-      return { roomSid, roomEvents, expected: lifecycleEvents };
-    }
-
-    it("resumed from any event's cursor gives exactly the rest, then ends", async () => {
-      for (let i = 0; i < roomEvents.length; i++) {
-        const watcher = watchConnect(events, roomSid, roomEvents[i]!.cursor);
-        expect(await watcher.start()).to.equal(roomEvents[i]!.cursor);
-        const rest = roomEvents.length - i - 1;
-        if (rest > 0) expect((await watcher.events(rest)).map(summary)).to.deep.equal(roomEvents.slice(i + 1).map(summary));
-        expect(await watcher.reader.end()).to.equal(undefined);
-        expect(watcher.reader.messages).to.have.length(0);
-      }
-    });
-
-    it("a completed room watched from now ends after its first message", async () => {
-      const watcher = watchConnect(events, roomSid);
-      await watcher.start();
-      expect(await watcher.reader.end()).to.equal(undefined);
-    });
-
-    it("over Connect JSON on HTTP/1.1 and gRPC-Web, resumes the same", async () => {
-      for (const client of [connectJsonHttp1(EventService, server.url), grpcWebHttp1(EventService, server.url)]) {
-        const watcher = watchConnect(client, roomSid, roomEvents[5]!.cursor);
-        await watcher.start();
-        const rest = await watcher.events(roomEvents.length - 6);
-        expect(rest.map(summary)).to.deep.equal(roomEvents.slice(6).map(summary));
-        expect(rest.at(-1)!.cursor).to.equal(roomEvents.at(-1)!.cursor);
-        expect(await watcher.reader.end()).to.equal(undefined);
-      }
-    });
-  });
-
-  it("List's watch_cursor, then Watch: continues exactly after the state the listing saw", async () => {
-    const name = freshName();
-    await participants.join({ room: name, identity: "alice" });
-    await participants.join({ room: name, identity: "bob" });
-    const pages = [];
-    for await (const page of participants.list({ room: name })) pages.push(page);
-    expect(pages).to.have.length(1);
-    expect(pages[0]!.participants.map((p) => p.identity)).to.deep.equal(["alice", "bob"]);
-    const listedAt = pages[0]!.watchCursor;
-    expect(listedAt).to.not.equal("");
-    // Changes between the listing and the watch are not lost.
-    await participants.join({ room: name, identity: "carol" });
-    const watcher = watchConnect(events, name, listedAt);
-    expect(await watcher.start()).to.equal(listedAt);
-    await participants.update({ room: name, participant: "alice", status: ParticipantStatus.DISCONNECTED });
-    expect((await watcher.events(2)).map(summary)).to.deep.equal(["4 PARTICIPANT_CONNECTED carol", "5 PARTICIPANT_DISCONNECTED alice KICKED"]);
-  });
-
-  it("Leave disconnects with reason LEFT and returns a left participant unchanged", async () => {
-    const name = freshName();
-    const joined = (await participants.join({ room: name, identity: "erin" })).participant!;
-    const left = (await participants.leave({ room: name, participant: "erin" })).participant!;
-    expect(left.sid).to.equal(joined.sid);
-    expect(left.status).to.equal(ParticipantStatus.DISCONNECTED);
-    // The ad-hoc room ended with its last participant: its sid still names it.
-    const room = joined.roomSid;
-    expect((await participants.leave({ room, participant: joined.sid })).participant).to.deep.equal(left);
-    const missing = await rejection(participants.leave({ room, participant: "erin" }));
-    expect(missing.code).to.equal(Code.NotFound);
-  });
-
-  it("an account's watch sees the events of several rooms, each room in order and without gaps", async () => {
-    const watcher = watchConnect(events, "");
-    const start = await watcher.start();
-    const names = Array.from({ length: 6 }, freshName);
-    // Interleaved changes of six rooms (spread over the log's shards by their sids).
-    for (const name of names) await participants.join({ room: name, identity: "a" });
-    for (const name of names) await participants.join({ room: name, identity: "b" });
-    for (const name of names) await participants.join({ room: name, identity: "a" });
-    for (const name of names.slice(0, 3)) await rooms.update({ room: name, status: RoomStatus.COMPLETED });
-    // Per room: created, a, b, a replaced, a again; per completed room: a and b, then ended.
-    const total = 6 * 5 + 3 * 3;
-    const seen = await watcher.events(total);
-    const byRoom = new Map<string, Event[]>();
-    for (const e of seen) byRoom.set(e.room!.uniqueName, [...(byRoom.get(e.room!.uniqueName) ?? []), e]);
-    expect([...byRoom.keys()].sort()).to.deep.equal([...names].sort());
-    for (const [, ofRoom] of byRoom) {
-      expect(ofRoom.map((e) => Number(e.sequence))).to.deep.equal(Array.from({ length: ofRoom.length }, (_, i) => i + 1));
-    }
-    // Resuming from any event's cursor gives exactly the events after it,
-    // each room's in order (rooms of different shards may interleave
-    // differently); from the start cursor, all of them.
-    const key = (e: Event) => `${e.roomSid} ${summary(e)}`;
-    const inRoomOrder = (list: Event[]) => [...list].sort((a, b) => a.roomSid.localeCompare(b.roomSid) || Number(a.sequence - b.sequence)).map(key);
-    for (const [after, from] of [[seen[0]!.cursor, 1], [seen[7]!.cursor, 8], [seen[total - 2]!.cursor, total - 1], [start, 0]] as const) {
-      const resumed = watchConnect(events, "", after);
-      await resumed.start();
-      const rest = await resumed.events(total - from);
-      expect(inRoomOrder(rest)).to.deep.equal(inRoomOrder(seen.slice(from)));
-      for (const room of byRoom.keys()) {
-        const ofRoom = rest.filter((e) => e.room!.uniqueName === room).map((e) => Number(e.sequence));
-        expect(ofRoom).to.deep.equal([...ofRoom].sort((a, b) => a - b));
-      }
-    }
-  });
-
-  it("an idle watch receives an empty message every keep-alive interval", async () => {
-    const name = freshName();
-    await participants.join({ room: name, identity: "idle" });
-    for (const room of [name, ""]) {
-      const watcher = watchConnect(events, room);
-      const cursor = await watcher.start();
-      const started = Date.now();
-      const keepAlive = await watcher.reader.next(3000);
-      expect(keepAlive.events).to.have.length(0);
-      expect(keepAlive.cursor).to.equal(cursor);
-      expect(Date.now() - started).to.be.at.least(200);
-    }
-  });
-
-  describe("tenancy and bad cursors", () => {
-    let roomSid: string;
-    let roomCursor: string;
-    let accountCursor: string;
-    let otherAccountCursor: string;
+eachBackend((backend) =>
+  describe(`Watch: every change is an event (${backend.name})`, () => {
+    let server: Awaited<ReturnType<typeof startRollcall>>;
+    let events: Client<typeof EventService>;
+    let participants: Client<typeof ParticipantService>;
+    let rooms: Client<typeof RoomService>;
+    let count = 0;
+    const freshName = () => `watch-${++count}-${Date.now()}`;
 
     before(async () => {
+      server = await startRollcall({ ...backend.settings, watchKeepAliveMs: 300 });
+      events = connectBinaryHttp2(EventService, server.url);
+      participants = connectBinaryHttp2(ParticipantService, server.url);
+      rooms = connectBinaryHttp2(RoomService, server.url);
+    });
+    after(async () => server.close());
+
+    describe("a room's watch", () => {
+      let roomSid: string;
+      let roomEvents: Event[];
+
+      it("sees every change of the room in order, then ends after ROOM_ENDED", async () => {
+        const name = freshName();
+        // The account's watch starts before the room exists, so it sees the creation.
+        const account = watchConnect(events, "");
+        await account.start();
+        await rooms.create({ uniqueName: `${name}-other` });
+        const result = await lifecycleWithRoomWatch(name);
+        roomSid = result.roomSid;
+        roomEvents = result.roomEvents;
+        expect(roomEvents.map(summary)).to.deep.equal(result.expected.slice(1));
+
+        // The account watch saw the creation too, and the same events in the same order.
+        const seen = await account.events(1 + result.expected.length);
+        const ofRoom = seen.filter((e) => e.roomSid === roomSid);
+        expect(ofRoom.map(summary)).to.deep.equal(result.expected);
+        for (const e of ofRoom) {
+          expect(e.accountSid).to.equal(testAccount.sid);
+          expect(e.room!.sid).to.equal(roomSid);
+          expect(e.time).to.not.equal(undefined);
+        }
+        const ended = ofRoom.at(-1)!;
+        expect(ended.room!.status).to.equal(RoomStatus.COMPLETED);
+        expect(ended.participant).to.equal(undefined);
+        const replaced = ofRoom[3]!;
+        expect(replaced.participant!.status).to.equal(ParticipantStatus.DISCONNECTED);
+        expect(replaced.participant!.endTime).to.not.equal(undefined);
+      });
+
+      // Starts a room watch right after the creation, then runs the lifecycle.
+      async function lifecycleWithRoomWatch(name: string): Promise<{ roomSid: string; roomEvents: Event[]; expected: string[] }> {
+        const roomSid = (await rooms.create({ uniqueName: name })).room!.sid;
+        const watcher = watchConnect(events, name);
+        await watcher.start();
+        await participants.join({ room: name, identity: "alice" });
+        await participants.join({ room: name, identity: "bob" });
+        await participants.join({ room: name, identity: "alice" });
+        await participants.update({ room: name, participant: "bob", status: ParticipantStatus.DISCONNECTED });
+        await participants.leave({ room: name, participant: "alice" });
+        await participants.join({ room: name, identity: "carol" });
+        await participants.join({ room: name, identity: "dave" });
+        await rooms.update({ room: name, status: RoomStatus.COMPLETED });
+        const roomEvents = await watcher.events(11);
+        expect(await watcher.reader.end()).to.equal(undefined);
+        return { roomSid, roomEvents, expected: lifecycleEvents };
+      }
+
+      it("resumed from any event's cursor gives exactly the rest, then ends", async () => {
+        for (let i = 0; i < roomEvents.length; i++) {
+          const watcher = watchConnect(events, roomSid, roomEvents[i]!.cursor);
+          expect(await watcher.start()).to.equal(roomEvents[i]!.cursor);
+          const rest = roomEvents.length - i - 1;
+          if (rest > 0) expect((await watcher.events(rest)).map(summary)).to.deep.equal(roomEvents.slice(i + 1).map(summary));
+          expect(await watcher.reader.end()).to.equal(undefined);
+          expect(watcher.reader.messages).to.have.length(0);
+        }
+      });
+
+      it("a completed room watched from now ends after its first message", async () => {
+        const watcher = watchConnect(events, roomSid);
+        await watcher.start();
+        expect(await watcher.reader.end()).to.equal(undefined);
+      });
+
+      it("over Connect JSON on HTTP/1.1 and gRPC-Web, resumes the same", async () => {
+        for (const client of [connectJsonHttp1(EventService, server.url), grpcWebHttp1(EventService, server.url)]) {
+          const watcher = watchConnect(client, roomSid, roomEvents[5]!.cursor);
+          await watcher.start();
+          const rest = await watcher.events(roomEvents.length - 6);
+          expect(rest.map(summary)).to.deep.equal(roomEvents.slice(6).map(summary));
+          expect(rest.at(-1)!.cursor).to.equal(roomEvents.at(-1)!.cursor);
+          expect(await watcher.reader.end()).to.equal(undefined);
+        }
+      });
+    });
+
+    it("List's watch_cursor, then Watch: continues exactly after the state the listing saw", async () => {
       const name = freshName();
-      roomSid = (await participants.join({ room: name, identity: "t" })).participant!.roomSid;
-      roomCursor = await watchConnect(events, roomSid).start();
-      accountCursor = await watchConnect(events, "").start();
-      otherAccountCursor = await watchConnect(connectBinaryHttp2(EventService, server.url, otherAuthorization), "").start();
+      await participants.join({ room: name, identity: "alice" });
+      await participants.join({ room: name, identity: "bob" });
+      const pages = [];
+      for await (const page of participants.list({ room: name })) pages.push(page);
+      expect(pages).to.have.length(1);
+      expect(pages[0]!.participants.map((p) => p.identity)).to.deep.equal(["alice", "bob"]);
+      const listedAt = pages[0]!.watchCursor;
+      expect(listedAt).to.not.equal("");
+      // Changes between the listing and the watch are not lost.
+      await participants.join({ room: name, identity: "carol" });
+      const watcher = watchConnect(events, name, listedAt);
+      expect(await watcher.start()).to.equal(listedAt);
+      await participants.update({ room: name, participant: "alice", status: ParticipantStatus.DISCONNECTED });
+      expect((await watcher.events(2)).map(summary)).to.deep.equal([
+        "4 PARTICIPANT_CONNECTED carol",
+        "5 PARTICIPANT_DISCONNECTED alice KICKED",
+      ]);
     });
 
-    async function watchError(room: string, after: string, client = events): Promise<ConnectError> {
-      const error = await watchConnect(client, room, after).reader.end();
-      expect(error, "the watch should fail").to.be.instanceOf(ConnectError);
-      return error!;
-    }
-
-    it("another account's room is not found, with or without a cursor", async () => {
-      const other = connectBinaryHttp2(EventService, server.url, otherAuthorization);
-      expect((await watchError(roomSid, "", other)).code).to.equal(Code.NotFound);
-      expect((await watchError(roomSid, roomCursor, other)).code).to.equal(Code.NotFound);
+    it("Leave disconnects with reason LEFT and returns a left participant unchanged", async () => {
+      const name = freshName();
+      const joined = (await participants.join({ room: name, identity: "erin" })).participant!;
+      const left = (await participants.leave({ room: name, participant: "erin" })).participant!;
+      expect(left.sid).to.equal(joined.sid);
+      expect(left.status).to.equal(ParticipantStatus.DISCONNECTED);
+      // The ad-hoc room ended with its last participant: its sid still names it.
+      const room = joined.roomSid;
+      expect((await participants.leave({ room, participant: joined.sid })).participant).to.deep.equal(left);
+      const missing = await rejection(participants.leave({ room, participant: "erin" }));
+      expect(missing.code).to.equal(Code.NotFound);
     });
 
-    it("another account's cursor is an invalid argument", async () => {
-      const error = await watchError("", otherAccountCursor);
-      expect(error.code).to.equal(Code.InvalidArgument);
-      expect(error.rawMessage).to.match(/^after .*another account/);
-    });
-
-    it("garbage, altered, cut, other room's and other kind's cursors are invalid arguments naming after", async () => {
-      const text = Buffer.from(roomCursor, "base64url").toString("latin1");
-      const altered = Buffer.from(text.replace(/\.(\d)/, (_, d: string) => `.${(Number(d) + 1) % 10}`)).toString("base64url");
-      expect(altered).to.not.equal(roomCursor);
-      const otherRoom = await watchConnect(events, (await participants.join({ room: freshName(), identity: "o" })).participant!.roomSid).start();
-      const cases: Array<[string, string]> = [
-        [roomSid, "garbage"],
-        [roomSid, "%%%"],
-        [roomSid, altered],
-        [roomSid, roomCursor.slice(0, -4)],
-        [roomSid, otherRoom],
-        [roomSid, accountCursor],
-        ["", roomCursor],
-        // Well formed, but a position the log never held.
-        [roomSid, encodeEventCursor({ accountSid: testAccount.sid, roomSid, logIds: ["99999-99999"] })],
-      ];
-      for (const [room, after] of cases) {
-        const error = await watchError(room, after);
-        expect(error.code, `${room || "account"} after ${after}`).to.equal(Code.InvalidArgument);
-        expect(error.rawMessage).to.match(/^after /);
+    it("an account's watch sees the events of several rooms, each room in order and without gaps", async () => {
+      const watcher = watchConnect(events, "");
+      const start = await watcher.start();
+      const names = Array.from({ length: 6 }, freshName);
+      // Interleaved changes of six rooms (spread over the log's shards by their sids).
+      for (const name of names) await participants.join({ room: name, identity: "a" });
+      for (const name of names) await participants.join({ room: name, identity: "b" });
+      for (const name of names) await participants.join({ room: name, identity: "a" });
+      for (const name of names.slice(0, 3)) await rooms.update({ room: name, status: RoomStatus.COMPLETED });
+      // Per room: created, a, b, a replaced, a again; per completed room: a and b, then ended.
+      const total = 6 * 5 + 3 * 3;
+      const seen = await watcher.events(total);
+      const byRoom = new Map<string, Event[]>();
+      for (const e of seen) byRoom.set(e.room!.uniqueName, [...(byRoom.get(e.room!.uniqueName) ?? []), e]);
+      expect([...byRoom.keys()].sort()).to.deep.equal([...names].sort());
+      for (const [, ofRoom] of byRoom) {
+        expect(ofRoom.map((e) => Number(e.sequence))).to.deep.equal(Array.from({ length: ofRoom.length }, (_, i) => i + 1));
+      }
+      // Resuming from any event's cursor gives exactly the events after it,
+      // each room's in order (rooms of different shards may interleave
+      // differently); from the start cursor, all of them.
+      const key = (e: Event) => `${e.roomSid} ${summary(e)}`;
+      const inRoomOrder = (list: Event[]) =>
+        [...list].sort((a, b) => a.roomSid.localeCompare(b.roomSid) || Number(a.sequence - b.sequence)).map(key);
+      for (const [after, from] of [
+        [seen[0]!.cursor, 1],
+        [seen[7]!.cursor, 8],
+        [seen[total - 2]!.cursor, total - 1],
+        [start, 0],
+      ] as const) {
+        const resumed = watchConnect(events, "", after);
+        await resumed.start();
+        const rest = await resumed.events(total - from);
+        expect(inRoomOrder(rest)).to.deep.equal(inRoomOrder(seen.slice(from)));
+        for (const room of byRoom.keys()) {
+          const ofRoom = rest.filter((e) => e.room!.uniqueName === room).map((e) => Number(e.sequence));
+          expect(ofRoom).to.deep.equal([...ofRoom].sort((a, b) => a - b));
+        }
       }
     });
-  });
 
-  it("buf curl streams a room's Watch from a cursor to the room's end", async () => {
-    const name = freshName();
-    const roomSid = (await participants.join({ room: name, identity: "curl" })).participant!.roomSid;
-    const watcher = watchConnect(events, roomSid);
-    const from = await watcher.start();
-    await rooms.update({ room: name, status: RoomStatus.COMPLETED });
-    const common = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `Authorization: ${testAuthorization}`];
-    // The stream ends after ROOM_ENDED, so buf curl exits.
-    const out = await run("node_modules/.bin/buf", [...common, "-d", JSON.stringify({ room: roomSid, after: from }), `${server.url}/rollcall.v1.EventService/Watch`]);
-    expect(out.stdout).to.contain("DISCONNECT_REASON_ROOM_COMPLETED");
-    expect(out.stdout).to.contain("EVENT_TYPE_ROOM_ENDED");
-    expect(out.stdout.indexOf("ROOM_COMPLETED")).to.be.below(out.stdout.indexOf("EVENT_TYPE_ROOM_ENDED"));
-  });
-}));
+    it("an idle watch receives an empty message every keep-alive interval", async () => {
+      const name = freshName();
+      await participants.join({ room: name, identity: "idle" });
+      for (const room of [name, ""]) {
+        const watcher = watchConnect(events, room);
+        const cursor = await watcher.start();
+        const started = Date.now();
+        const keepAlive = await watcher.reader.next(3000);
+        expect(keepAlive.events).to.have.length(0);
+        expect(keepAlive.cursor).to.equal(cursor);
+        expect(Date.now() - started).to.be.at.least(200);
+      }
+    });
+
+    describe("tenancy and bad cursors", () => {
+      let roomSid: string;
+      let roomCursor: string;
+      let accountCursor: string;
+      let otherAccountCursor: string;
+
+      before(async () => {
+        const name = freshName();
+        roomSid = (await participants.join({ room: name, identity: "t" })).participant!.roomSid;
+        roomCursor = await watchConnect(events, roomSid).start();
+        accountCursor = await watchConnect(events, "").start();
+        otherAccountCursor = await watchConnect(connectBinaryHttp2(EventService, server.url, otherAuthorization), "").start();
+      });
+
+      async function watchError(room: string, after: string, client = events): Promise<ConnectError> {
+        const error = await watchConnect(client, room, after).reader.end();
+        expect(error, "the watch should fail").to.be.instanceOf(ConnectError);
+        return error!;
+      }
+
+      it("another account's room is not found, with or without a cursor", async () => {
+        const other = connectBinaryHttp2(EventService, server.url, otherAuthorization);
+        expect((await watchError(roomSid, "", other)).code).to.equal(Code.NotFound);
+        expect((await watchError(roomSid, roomCursor, other)).code).to.equal(Code.NotFound);
+      });
+
+      it("another account's cursor is an invalid argument", async () => {
+        const error = await watchError("", otherAccountCursor);
+        expect(error.code).to.equal(Code.InvalidArgument);
+        expect(error.rawMessage).to.match(/^after .*another account/);
+      });
+
+      it("garbage, altered, cut, other room's and other kind's cursors are invalid arguments naming after", async () => {
+        const text = Buffer.from(roomCursor, "base64url").toString("latin1");
+        const altered = Buffer.from(text.replace(/\.(\d)/, (_, d: string) => `.${(Number(d) + 1) % 10}`)).toString("base64url");
+        expect(altered).to.not.equal(roomCursor);
+        const otherRoom = await watchConnect(
+          events,
+          (await participants.join({ room: freshName(), identity: "o" })).participant!.roomSid,
+        ).start();
+        const cases: Array<[string, string]> = [
+          [roomSid, "garbage"],
+          [roomSid, "%%%"],
+          [roomSid, altered],
+          [roomSid, roomCursor.slice(0, -4)],
+          [roomSid, otherRoom],
+          [roomSid, accountCursor],
+          ["", roomCursor],
+          // Well formed, but a position the log never held.
+          [roomSid, encodeEventCursor({ accountSid: testAccount.sid, roomSid, logIds: ["99999-99999"] })],
+        ];
+        for (const [room, after] of cases) {
+          const error = await watchError(room, after);
+          expect(error.code, `${room || "account"} after ${after}`).to.equal(Code.InvalidArgument);
+          expect(error.rawMessage).to.match(/^after /);
+        }
+      });
+    });
+
+    it("buf curl streams a room's Watch from a cursor to the room's end", async () => {
+      const name = freshName();
+      const roomSid = (await participants.join({ room: name, identity: "curl" })).participant!.roomSid;
+      const watcher = watchConnect(events, roomSid);
+      const from = await watcher.start();
+      await rooms.update({ room: name, status: RoomStatus.COMPLETED });
+      const common = [
+        "curl",
+        "--schema",
+        "proto",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-H",
+        `Authorization: ${testAuthorization}`,
+      ];
+      // The stream ends after ROOM_ENDED, so buf curl exits.
+      const out = await run("node_modules/.bin/buf", [
+        ...common,
+        "-d",
+        JSON.stringify({ room: roomSid, after: from }),
+        `${server.url}/rollcall.v1.EventService/Watch`,
+      ]);
+      expect(out.stdout).to.contain("DISCONNECT_REASON_ROOM_COMPLETED");
+      expect(out.stdout).to.contain("EVENT_TYPE_ROOM_ENDED");
+      expect(out.stdout.indexOf("ROOM_COMPLETED")).to.be.below(out.stdout.indexOf("EVENT_TYPE_ROOM_ENDED"));
+    });
+  }),
+);
 
 describe("Watch: the stream's life on the server", () => {
   // A server on a memory store that counts the log followers open (of
   // watches only: its status callback relay, which follows shard logs too, is off).
   async function countingServer(grace = 2000) {
-    const config = { ...configFromEnv({}), port: 0, grpcPort: 0, shutdownGraceMs: grace, watchKeepAliveMs: 60_000, callbacksEnabled: false };
+    const config = {
+      ...configFromEnv({}),
+      port: 0,
+      grpcPort: 0,
+      shutdownGraceMs: grace,
+      watchKeepAliveMs: 60_000,
+      callbacksEnabled: false,
+    };
     const store = await openStore(config);
     let open = 0;
     const counting: Store = Object.assign(Object.create(store) as Store, {

@@ -58,7 +58,8 @@ export class CallbackReceiver {
       req.on("end", () => {
         const url = `http://127.0.0.1:${this.port}${req.url}`;
         const body = Buffer.concat(chunks).toString("utf8");
-        const params = req.method === "POST" ? Object.fromEntries(new URLSearchParams(body)) : Object.fromEntries(new URL(url).searchParams);
+        const params =
+          req.method === "POST" ? Object.fromEntries(new URLSearchParams(body)) : Object.fromEntries(new URL(url).searchParams);
         const signature = String(req.headers["x-twilio-signature"] ?? "");
         const valid = twilio.validateRequest(this.authToken, signature, url, req.method === "POST" ? params : {});
         const callback: ReceivedCallback = { method: req.method!, url, params, headers: req.headers, valid, status: undefined };

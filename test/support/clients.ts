@@ -1,4 +1,12 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -19,7 +27,10 @@ export function connectJsonHttp1<S extends DescService>(service: S, baseUrl: str
 }
 
 export function connectBinaryHttp2<S extends DescService>(service: S, baseUrl: string, authorization = testAuthorization): Client<S> {
-  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing(authorization)] }));
+  return createClient(
+    service,
+    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [authorizing(authorization)] }),
+  );
 }
 
 export function grpcWebHttp1<S extends DescService>(service: S, baseUrl: string, authorization = testAuthorization): Client<S> {
@@ -62,7 +73,8 @@ export function grpcJs<S extends DescService>(service: S, address: string, autho
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
       responseStream: method.methodKind === "server_streaming",
-      requestSerialize: (message: object) => Buffer.from(toBinary(method.input, create(method.input, message as MessageShape<DescMessage>))),
+      requestSerialize: (message: object) =>
+        Buffer.from(toBinary(method.input, create(method.input, message as MessageShape<DescMessage>))),
       requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
       responseSerialize: (message: object) => Buffer.from(toBinary(method.output, message as MessageShape<DescMessage>)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),

@@ -45,7 +45,9 @@ export async function startRedisCluster(shape: ClusterShape): Promise<TestRedisC
       children.set(port, child);
     }
     const nodes = [...children.keys()].map((port) => `127.0.0.1:${port}`);
-    await run("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", String(shape.replicasPerMaster), "--cluster-yes"], { timeout: 30_000 });
+    await run("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", String(shape.replicasPerMaster), "--cluster-yes"], {
+      timeout: 30_000,
+    });
     await untilFormed([...children.keys()], shape);
     const node = (port: number) => {
       const child = children.get(port);
@@ -74,18 +76,29 @@ async function startNode(dir: string, taken: Set<number>): Promise<{ port: numbe
     const child = spawn(
       "redis-server",
       [
-        "--port", String(port),
-        "--cluster-port", String(busPort),
-        "--bind", "127.0.0.1",
-        "--cluster-enabled", "yes",
-        "--cluster-config-file", join(dir, `nodes-${port}.conf`),
-        "--cluster-node-timeout", "1000",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", dir,
+        "--port",
+        String(port),
+        "--cluster-port",
+        String(busPort),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout",
+        "1000",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
         // A replica's first sync would otherwise wait 5 s for more replicas.
-        "--repl-diskless-sync-delay", "0",
-        "--loglevel", "warning",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--loglevel",
+        "warning",
       ],
       { stdio: "ignore" },
     );

@@ -31,7 +31,10 @@ export const testCredentials = parseCredentials(
 // redisUrl, on Redis. Its log lines are kept, not printed; `store` is the
 // store it serves, for tests that fill it directly or ping it.
 // `hooks.now` gives the store and the timers a clock the test moves.
-export async function startRollcall(settings: Partial<Config> = {}, hooks: ServerHooks = {}): Promise<RunningServer & { store: Store; logs: string[] }> {
+export async function startRollcall(
+  settings: Partial<Config> = {},
+  hooks: ServerHooks = {},
+): Promise<RunningServer & { store: Store; logs: string[] }> {
   const config: Config = { ...configFromEnv({}), port: 0, grpcPort: 0, shutdownGraceMs: 2000, ...settings };
   const logs: string[] = [];
   const store = await openStore(config, hooks.now);

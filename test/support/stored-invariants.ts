@@ -15,7 +15,8 @@ export async function storedInvariantViolations(redis: Redis): Promise<string[]>
     const room = await redis.hgetall(roomKey);
     const present = await redis.hgetall(prefix + "present");
     const indexes = new Map<string, Set<string>>();
-    for (const key of await keys(redis, prefix + "by-*")) indexes.set(key.slice(prefix.length), new Set(await redis.zrange(key, "0", "-1")));
+    for (const key of await keys(redis, prefix + "by-*"))
+      indexes.set(key.slice(prefix.length), new Set(await redis.zrange(key, "0", "-1")));
     const listed = (index: string) => indexes.get(index) ?? new Set<string>();
     let presentCount = 0;
     const indexed = new Set<string>();
@@ -38,10 +39,14 @@ export async function storedInvariantViolations(redis: Redis): Promise<string[]>
       }
     }
     for (const [index, members] of indexes) {
-      for (const member of members) if (!indexed.has(`${index}|${member}`)) violations.push(`${roomKey}: ${index} lists ${JSON.stringify(member)}, which no participant matches`);
+      for (const member of members)
+        if (!indexed.has(`${index}|${member}`))
+          violations.push(`${roomKey}: ${index} lists ${JSON.stringify(member)}, which no participant matches`);
     }
-    if (Object.keys(present).length !== presentCount) violations.push(`${roomKey}: present maps ${Object.keys(present).length} identities, ${presentCount} participants are present`);
-    if (presentCount > Number(room.max_participants)) violations.push(`${roomKey}: ${presentCount} present, max_participants ${room.max_participants}`);
+    if (Object.keys(present).length !== presentCount)
+      violations.push(`${roomKey}: present maps ${Object.keys(present).length} identities, ${presentCount} participants are present`);
+    if (presentCount > Number(room.max_participants))
+      violations.push(`${roomKey}: ${presentCount} present, max_participants ${room.max_participants}`);
     if (room.status === "completed" && room.end_time === undefined) violations.push(`${roomKey}: completed without end_time`);
     violations.push(...(await logViolations(redis, roomKey, prefix, room)));
   }
@@ -58,11 +63,16 @@ type Entry = [string, string[]];
 async function logViolations(redis: Redis, roomKey: string, prefix: string, room: Record<string, string>): Promise<string[]> {
   const violations: string[] = [];
   const roomSid = prefix.slice(prefix.lastIndexOf("}:") + 2, -1);
-  const events = ((await redis.xrange(prefix + "log", "-", "+")) as Entry[]).map(([id, fields]) => ({ id, event: decodeEvent(fields[1]!) }));
+  const events = ((await redis.xrange(prefix + "log", "-", "+")) as Entry[]).map(([id, fields]) => ({
+    id,
+    event: decodeEvent(fields[1]!),
+  }));
   events.forEach(({ id, event }, i) => {
-    if (event.sequence !== i + 1 || !id.startsWith(`${i + 1}-`)) violations.push(`${roomKey}: log entry ${id} has sequence ${event.sequence}, expected ${i + 1}`);
+    if (event.sequence !== i + 1 || !id.startsWith(`${i + 1}-`))
+      violations.push(`${roomKey}: log entry ${id} has sequence ${event.sequence}, expected ${i + 1}`);
   });
-  if (Number(room.log_sequence ?? 0) !== events.length) violations.push(`${roomKey}: log_sequence ${room.log_sequence} but ${events.length} events`);
+  if (Number(room.log_sequence ?? 0) !== events.length)
+    violations.push(`${roomKey}: log_sequence ${room.log_sequence} but ${events.length} events`);
   if (events[0]?.event.type !== "room-created") violations.push(`${roomKey}: the log does not start with room-created`);
   const ended = events.filter(({ event }) => event.type === "room-ended").length;
   if (ended !== (room.status === "completed" ? 1 : 0)) violations.push(`${roomKey}: ${room.status} with ${ended} room-ended events`);
@@ -82,8 +92,11 @@ async function logViolations(redis: Redis, roomKey: string, prefix: string, room
   const participantKeys = await keys(redis, prefix + "p:*");
   if (participantKeys.length !== last.size) violations.push(`${roomKey}: ${participantKeys.length} participants, ${last.size} in the log`);
   const shardKey = prefix.slice(0, prefix.lastIndexOf("}:") + 2) + "log";
-  const shard = ((await redis.xrange(shardKey, "-", "+")) as Entry[]).map(([, fields]) => decodeEvent(fields[1]!)).filter((event) => event.roomSid === roomSid);
-  if (JSON.stringify(shard) !== JSON.stringify(events.map(({ event }) => event))) violations.push(`${roomKey}: the account's log differs from the room's`);
+  const shard = ((await redis.xrange(shardKey, "-", "+")) as Entry[])
+    .map(([, fields]) => decodeEvent(fields[1]!))
+    .filter((event) => event.roomSid === roomSid);
+  if (JSON.stringify(shard) !== JSON.stringify(events.map(({ event }) => event)))
+    violations.push(`${roomKey}: the account's log differs from the room's`);
   return violations;
 }
 

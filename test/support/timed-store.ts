@@ -30,7 +30,13 @@ export class TimedStore {
     return this.store.join(accountSid, roomSid, sid, identity);
   }
 
-  disconnectParticipant(accountSid: string, roomSid: string, sid: string, now: number, reason: DisconnectReason = "kicked"): Promise<ParticipantRecord | undefined> {
+  disconnectParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+    now: number,
+    reason: DisconnectReason = "kicked",
+  ): Promise<ParticipantRecord | undefined> {
     this.clock.now = now;
     return this.store.disconnectParticipant(accountSid, roomSid, sid, reason);
   }
@@ -53,7 +59,8 @@ export class TimedStore {
   findRoomByName = (accountSid: string, uniqueName: string) => this.store.findRoomByName(accountSid, uniqueName);
   listRooms: Store["listRooms"] = (accountSid, query) => this.store.listRooms(accountSid, query);
   getParticipant = (accountSid: string, roomSid: string, sid: string) => this.store.getParticipant(accountSid, roomSid, sid);
-  findPresentParticipant = (accountSid: string, roomSid: string, identity: string) => this.store.findPresentParticipant(accountSid, roomSid, identity);
+  findPresentParticipant = (accountSid: string, roomSid: string, identity: string) =>
+    this.store.findPresentParticipant(accountSid, roomSid, identity);
   ping = () => this.store.ping();
   close = () => this.store.close();
 }

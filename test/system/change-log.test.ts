@@ -20,10 +20,22 @@ import { waitFor } from "../support/wait.js";
 import { watchUntil } from "../support/watch.js";
 
 // A rollcall process of its own, so that a test can SIGKILL it.
-async function rollcallProcess(redisUrl: string, credentialsFile: string, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+async function rollcallProcess(
+  redisUrl: string,
+  credentialsFile: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, PORT: String(port), GRPC_PORT: "off", REDIS_URL: redisUrl, ROLLCALL_CREDENTIALS_FILE: credentialsFile, ROLLCALL_REDIS_TIMEOUT_MS: "1000", ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      GRPC_PORT: "off",
+      REDIS_URL: redisUrl,
+      ROLLCALL_CREDENTIALS_FILE: credentialsFile,
+      ROLLCALL_REDIS_TIMEOUT_MS: "1000",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
@@ -90,7 +102,11 @@ describe("the change log across crashes, instances and slow consumers", function
         const roomSid = roomSids[(w + i) % roomSids.length]!;
         try {
           if (i % 3 === 2) {
-            const { participant } = await participants.update({ room: roomSid, participant: `id-${(w * 5 + i) % 10}`, status: ParticipantStatus.DISCONNECTED });
+            const { participant } = await participants.update({
+              room: roomSid,
+              participant: `id-${(w * 5 + i) % 10}`,
+              status: ParticipantStatus.DISCONNECTED,
+            });
             acknowledged.set(participant!.sid, { roomSid, status: ParticipantStatus.DISCONNECTED });
           } else {
             const { participant, displaced } = await participants.join({ room: roomSid, identity: `id-${(w * 5 + i) % 10}` });
@@ -132,7 +148,8 @@ describe("the change log across crashes, instances and slow consumers", function
     } finally {
       direct2.disconnect();
     }
-    const lastSeen = (roomSid: string, events: Event[]) => Math.max(0, ...events.filter((e) => e.roomSid === roomSid).map((e) => Number(e.sequence)));
+    const lastSeen = (roomSid: string, events: Event[]) =>
+      Math.max(0, ...events.filter((e) => e.roomSid === roomSid).map((e) => Number(e.sequence)));
     const resumed = await watchUntil(connectBinaryHttp2(EventService, second.url), { after: cursor }, (received) =>
       roomSids.every((roomSid) => lastSeen(roomSid, [...seen, ...received]) === logLength.get(roomSid)),
     );
@@ -193,6 +210,8 @@ describe("the change log across crashes, instances and slow consumers", function
 
 // A process's resident set, in bytes.
 function rssOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1]) * 1024;
 }

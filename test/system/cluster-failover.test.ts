@@ -164,7 +164,10 @@ describe("Redis Cluster failover", function () {
     const load = Promise.all([...Array.from({ length: writers }, (_, w) => writer(w)), ...Array.from({ length: readers }, reader)]);
 
     try {
-      await waitFor(() => acknowledged.length >= joinsBeforeKill && reads >= readers * 10, { what: `${joinsBeforeKill} joins acknowledged before the kill`, timeoutMs: 20_000 });
+      await waitFor(() => acknowledged.length >= joinsBeforeKill && reads >= readers * 10, {
+        what: `${joinsBeforeKill} joins acknowledged before the kill`,
+        timeoutMs: 20_000,
+      });
       expect(failures, "no failures before the kill").to.deep.equal({ joins: 0, reads: 0 });
       const killedAt = Date.now();
       await cluster.kill(victim.port);
@@ -189,12 +192,17 @@ describe("Redis Cluster failover", function () {
       expect(recoveredAt, `every room answers within ${recoveryBoundMs} ms of the kill`).to.not.equal(undefined);
       expect(recoveredAt! - killedAt).to.be.below(recoveryBoundMs);
       const atRecovery = acknowledged.length;
-      await waitFor(() => acknowledged.length >= atRecovery + joinsAfterRecovery, { what: `${joinsAfterRecovery} joins acknowledged after every room answered`, timeoutMs: 20_000 });
+      await waitFor(() => acknowledged.length >= atRecovery + joinsAfterRecovery, {
+        what: `${joinsAfterRecovery} joins acknowledged after every room answered`,
+        timeoutMs: 20_000,
+      });
       loading = false;
       await load;
 
       const survivors = await clusterNodes(portOf(cluster.nodes.find((node) => portOf(node) !== victim.port)!));
-      expect(masterOf(survivors, slots[0]!)?.port, "a replica took over the killed master's slots").to.be.a("number").and.not.equal(victim.port);
+      expect(masterOf(survivors, slots[0]!)?.port, "a replica took over the killed master's slots")
+        .to.be.a("number")
+        .and.not.equal(victim.port);
 
       const listed = new Set<string>();
       for (const room of roomSids) {
@@ -209,10 +217,16 @@ describe("Redis Cluster failover", function () {
       );
 
       expect(unexpected, "errors other than Unavailable").to.deep.equal([]);
-      expect([...unfound].filter((sid) => !lost.has(sid)), "acknowledged participants that reads missed but the listing has").to.deep.equal([]);
+      expect(
+        [...unfound].filter((sid) => !lost.has(sid)),
+        "acknowledged participants that reads missed but the listing has",
+      ).to.deep.equal([]);
       expect(server.logs.filter((line) => line.includes("internal error"))).to.deep.equal([]);
       expect(acknowledged.length + failures.joins).to.equal(attempted);
-      expect(failedCalls.filter((startedAt) => startedAt > recoveredAt!), "calls started after every room answered again and failed").to.deep.equal([]);
+      expect(
+        failedCalls.filter((startedAt) => startedAt > recoveredAt!),
+        "calls started after every room answered again and failed",
+      ).to.deep.equal([]);
     } finally {
       loading = false;
       await load;

@@ -46,7 +46,14 @@ describe("rollcall on a Redis Cluster", function () {
 
   it("names the cluster in its first log line", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: { ...process.env, PORT: "0", GRPC_PORT: "off", REDIS_URL: "", REDIS_CLUSTER_NODES: cluster.seeds, ROLLCALL_CREDENTIALS_FILE: "" },
+      env: {
+        ...process.env,
+        PORT: "0",
+        GRPC_PORT: "off",
+        REDIS_URL: "",
+        REDIS_CLUSTER_NODES: cluster.seeds,
+        ROLLCALL_CREDENTIALS_FILE: "",
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     try {

@@ -48,9 +48,12 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
     const joins = await Promise.all(
       Array.from({ length: 160 }, (_, i) => participants.join({ room: roomSids[i % 4]!, identity: `user-${i}` })),
     );
-    for (const { participant } of joins) expected.set(participant!.sid, { roomSid: participant!.roomSid, status: ParticipantStatus.CONNECTED });
+    for (const { participant } of joins)
+      expected.set(participant!.sid, { roomSid: participant!.roomSid, status: ParticipantStatus.CONNECTED });
     const kicked = joins.filter((_, i) => i % 5 === 0).map((j) => j.participant!);
-    await Promise.all(kicked.map((p) => participants.update({ room: p.roomSid, participant: p.sid, status: ParticipantStatus.DISCONNECTED })));
+    await Promise.all(
+      kicked.map((p) => participants.update({ room: p.roomSid, participant: p.sid, status: ParticipantStatus.DISCONNECTED })),
+    );
     for (const p of kicked) expected.get(p.sid)!.status = ParticipantStatus.DISCONNECTED;
     await rooms.update({ room: roomSids[3]!, status: RoomStatus.COMPLETED });
     for (const [, p] of expected) if (p.roomSid === roomSids[3]) p.status = ParticipantStatus.DISCONNECTED;
@@ -72,7 +75,13 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
     const direct = new Redis(redis.url);
     try {
       // The hash says disconnected; the indexes and present map still say connected.
-      await direct.hset(roomKeys(joined.accountSid, joined.roomSid).participant(joined.sid), "status", "disconnected", "end_time", "9999999999999");
+      await direct.hset(
+        roomKeys(joined.accountSid, joined.roomSid).participant(joined.sid),
+        "status",
+        "disconnected",
+        "end_time",
+        "9999999999999",
+      );
     } finally {
       direct.disconnect();
     }
@@ -109,7 +118,10 @@ describe("durability and atomicity across a Redis crash (appendfsync always)", f
     await waitFor(() => unavailable > 0, { what: "a worker to see Redis gone (Unavailable)" });
     await redis.restart();
     const atRestart = acknowledged;
-    await waitFor(() => acknowledged >= atRestart + 30, { what: "the workers to have 30 more changes acknowledged after the restart", timeoutMs: 15_000 });
+    await waitFor(() => acknowledged >= atRestart + 30, {
+      what: "the workers to have 30 more changes acknowledged after the restart",
+      timeoutMs: 15_000,
+    });
     running = false;
     await Promise.all(workers);
     expect(acknowledged).to.be.greaterThan(50);

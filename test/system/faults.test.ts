@@ -82,7 +82,9 @@ describe("Redis stopped and restarted in the middle of a load", () => {
         for (let i = 0; running; i++) {
           const started = Date.now();
           try {
-            await (i % 2 === 0 ? client.join({ room: "steady", identity: `u${i % 40}` }) : client.get({ room: "steady", participant: "first" }));
+            await (i % 2 === 0
+              ? client.join({ room: "steady", identity: `u${i % 40}` })
+              : client.get({ room: "steady", participant: "first" }));
             outcomes.push({ ok: true, ms: Date.now() - started, at: started });
           } catch (error) {
             outcomes.push({ ok: false, code: ConnectError.from(error).code, ms: Date.now() - started, at: started });
@@ -112,17 +114,25 @@ describe("Redis stopped and restarted in the middle of a load", () => {
         },
         { what: "a call to succeed after Redis returned", timeoutMs: 10_000 },
       );
-      await waitFor(() => outcomes.filter((o) => o.at > resumedAt!).length >= 20, { what: "the load to make 20 calls after service resumed" });
+      await waitFor(() => outcomes.filter((o) => o.at > resumedAt!).length >= 20, {
+        what: "the load to make 20 calls after service resumed",
+      });
       running = false;
       await load;
 
       const during = outcomes.filter((o) => o.at >= downSince + 100 && o.at < upSince);
       expect(during.length, "calls were made while Redis was down").to.be.greaterThan(5);
-      expect(during.every((o) => !o.ok && o.code === Code.Unavailable), "every call failed with Unavailable").to.equal(true);
+      expect(
+        during.every((o) => !o.ok && o.code === Code.Unavailable),
+        "every call failed with Unavailable",
+      ).to.equal(true);
       expect(Math.max(...during.map((o) => o.ms)), "each failed fast").to.be.below(1500);
       const after = outcomes.filter((o) => o.at > resumedAt!);
       expect(after.length, "calls after service resumed").to.be.greaterThan(5);
-      expect(after.filter((o) => !o.ok), "service resumed").to.deep.equal([]);
+      expect(
+        after.filter((o) => !o.ok),
+        "service resumed",
+      ).to.deep.equal([]);
       expect((await health.check({ service: "" })).status).to.equal(HealthCheckResponse_ServingStatus.SERVING);
     } finally {
       await server.close();

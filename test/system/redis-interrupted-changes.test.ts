@@ -39,7 +39,9 @@ eachRedisTarget((target) => {
     async function completedButStillNamed(uniqueName: string): Promise<RoomRecord> {
       const room = await create(uniqueName);
       const end = room.dateCreated + 1000;
-      await target.admin().hset(roomKeys(accountSid, room.sid).room, "status", "completed", "end_time", encodeTime(end), "date_updated", encodeTime(end));
+      await target
+        .admin()
+        .hset(roomKeys(accountSid, room.sid).room, "status", "completed", "end_time", encodeTime(end), "date_updated", encodeTime(end));
       expect(await nameHolder(uniqueName)).to.equal(room.sid);
       return { ...room, status: "completed", endTime: end, dateUpdated: end };
     }

@@ -62,7 +62,12 @@ describe("graceful shutdown", () => {
   it("under load: every unary call in flight completes, every stream ends with Unavailable, and closing takes a bounded time", async () => {
     const redis = await startRedis();
     try {
-      const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: 5000, maxParticipants: 5000, shutdownGraceMs: 3000 });
+      const server = await startRollcall({
+        redisUrl: redis.url,
+        redisCommandTimeoutMs: 5000,
+        maxParticipants: 5000,
+        shutdownGraceMs: 3000,
+      });
       const rooms = connectJsonHttp1(RoomService, server.url);
       const room = (await rooms.create({ maxParticipants: 5000 })).room!;
       for (let i = 0; i < 2000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`);
@@ -104,7 +109,10 @@ describe("graceful shutdown", () => {
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`the process exits cleanly on ${signal}`, async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" }, stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        env: { ...process.env, PORT: "0", GRPC_PORT: "0", REDIS_URL: "", ROLLCALL_CREDENTIALS_FILE: "" },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       let output = "";
       const serving = new Promise<string>((resolve) => {
         child.stdout.on("data", (chunk: Buffer) => {

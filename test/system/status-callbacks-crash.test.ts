@@ -56,7 +56,7 @@ describe("status callbacks when the delivering instance is killed", function () 
     });
     children.push(child);
     let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start" });
     return { url: `http://127.0.0.1:${port}`, child, output: () => output };
   }
@@ -68,7 +68,10 @@ describe("status callbacks when the delivering instance is killed", function () 
       writeFileSync(credentials, JSON.stringify({ accounts: [{ sid: testAccount.sid, auth_token: testAccount.token }] }));
       // The first instance takes every shard's lease; the second waits.
       const first = await instance(credentials);
-      await waitFor(() => first.output().includes("delivering for 16 of 16"), { timeoutMs: 10_000, what: "the first instance to hold every lease" });
+      await waitFor(() => first.output().includes("delivering for 16 of 16"), {
+        timeoutMs: 10_000,
+        what: "the first instance to hold every lease",
+      });
       const second = await instance(credentials);
       const rooms = connectBinaryHttp2(RoomService, second.url);
       const participants = connectBinaryHttp2(ParticipantService, second.url);
@@ -90,10 +93,16 @@ describe("status callbacks when the delivering instance is killed", function () 
       // Distinct 2xx sequences in arrival order: a callback cut off by the
       // kill may be sent twice, one right after the other, and nothing else.
       const distinct = (sid: string) => receiver.delivered(sid).filter((n, i, all) => i === 0 || n !== all[i - 1]);
-      await waitFor(() => sids.every((sid) => distinct(sid).length >= logLength.get(sid)!), { timeoutMs: 30_000, what: "every room's callbacks" });
+      await waitFor(() => sids.every((sid) => distinct(sid).length >= logLength.get(sid)!), {
+        timeoutMs: 30_000,
+        what: "every room's callbacks",
+      });
       for (const sid of sids) {
         expect(distinct(sid), sid).to.deep.equal(Array.from({ length: logLength.get(sid)! }, (_, i) => i + 1));
-        expect(receiver.of(sid).every((callback) => callback.valid), `${sid}: every request signed`).to.equal(true);
+        expect(
+          receiver.of(sid).every((callback) => callback.valid),
+          `${sid}: every request signed`,
+        ).to.equal(true);
       }
     } finally {
       await receiver.stop();

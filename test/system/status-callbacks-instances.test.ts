@@ -24,7 +24,12 @@ const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${++names}`;
 
 // Plays `rooms` rooms, spreading the calls over the instances' URLs: each
 // room is created, gets two participants, one kicked, and ends (6 events).
-async function playRooms(urls: () => string[], rooms: number, statusCallback: string, between?: (round: number) => Promise<void>): Promise<string[]> {
+async function playRooms(
+  urls: () => string[],
+  rooms: number,
+  statusCallback: string,
+  between?: (round: number) => Promise<void>,
+): Promise<string[]> {
   const sids: string[] = [];
   const pick = (i: number) => {
     const list = urls();
@@ -93,7 +98,10 @@ redisBackends((backend) => {
         },
       );
       expect(closed).not.to.equal(undefined);
-      await waitFor(() => sids.every((sid) => receiver.delivered(sid).length >= 6), { what: "6 callbacks of 20 rooms after the close", timeoutMs: 30_000 });
+      await waitFor(() => sids.every((sid) => receiver.delivered(sid).length >= 6), {
+        what: "6 callbacks of 20 rooms after the close",
+        timeoutMs: 30_000,
+      });
       let duplicates = 0;
       for (const sid of sids) {
         const delivered = receiver.delivered(sid);
@@ -131,8 +139,12 @@ describe("status callbacks: one dead receiver does not slow other rooms", () => 
     await waitFor(() => hanging.received.length >= 2, { what: "the hanging receiver to hold requests" });
     const started = Date.now();
     const sids: string[] = [];
-    for (let i = 0; i < 10; i++) sids.push((await rooms.create({ uniqueName: uniqueName("alive"), statusCallback: healthy.url() })).room!.sid);
-    await waitFor(() => sids.every((sid) => healthy.delivered(sid).length === 1), { what: "the healthy rooms' callbacks", timeoutMs: 4000 });
+    for (let i = 0; i < 10; i++)
+      sids.push((await rooms.create({ uniqueName: uniqueName("alive"), statusCallback: healthy.url() })).room!.sid);
+    await waitFor(() => sids.every((sid) => healthy.delivered(sid).length === 1), {
+      what: "the healthy rooms' callbacks",
+      timeoutMs: 4000,
+    });
     expect(Date.now() - started).to.be.below(2000);
   });
 });

@@ -79,7 +79,10 @@ const sequence = [1, 2, 3, 4, 5, 6, 7, 8];
 // event answered 2xx exactly once unless `duplicatesAllowed`.
 function expectInOrder(receiver: CallbackReceiver, roomSid: string, duplicatesAllowed = false): void {
   const all = receiver.of(roomSid);
-  expect(all.every((callback) => callback.valid), "every request passes twilio.validateRequest").to.equal(true);
+  expect(
+    all.every((callback) => callback.valid),
+    "every request passes twilio.validateRequest",
+  ).to.equal(true);
   const attempts = all.map((callback) => Number(callback.params.SequenceNumber));
   for (let i = 1; i < attempts.length; i++) expect(attempts[i], `attempt ${i} of ${attempts.join(",")}`).to.be.at.least(attempts[i - 1]!);
   const delivered = receiver.delivered(roomSid);
@@ -125,7 +128,13 @@ eachBackend((backend) => {
       expect(Object.keys(got[1]!.params).sort()).to.deep.equal(participant.sort());
       expect(Object.keys(got[3]!.params).sort()).to.deep.equal([...participant, "ParticipantDuration"].sort());
       expect(Object.keys(got[7]!.params).sort()).to.deep.equal([...base, "RoomDuration"].sort());
-      expect(got[0]!.params).to.include({ AccountSid: testAccount.sid, RoomSid: roomSid, RoomStatus: "in-progress", RoomType: "group", SequenceNumber: "1" });
+      expect(got[0]!.params).to.include({
+        AccountSid: testAccount.sid,
+        RoomSid: roomSid,
+        RoomStatus: "in-progress",
+        RoomType: "group",
+        SequenceNumber: "1",
+      });
       expect(got[0]!.params.Timestamp).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(got[3]!.params).to.include({ ParticipantIdentity: "alice", ParticipantStatus: "disconnected" });
       expect(got[4]!.params).to.include({ ParticipantIdentity: "bob", ParticipantStatus: "disconnected" });
@@ -177,7 +186,12 @@ eachBackend((backend) => {
       const roomSid = await playRoom(api.rooms, api.participants, receiver.url("/slow#tt=300"));
       await waitFor(() => receiver.delivered(roomSid).length >= 8, { what: "8 callbacks after a hang", timeoutMs: 20_000 });
       expectInOrder(receiver, roomSid);
-      expect(receiver.of(roomSid).map((c) => c.params.SequenceNumber).slice(0, 3)).to.deep.equal(["1", "2", "2"]);
+      expect(
+        receiver
+          .of(roomSid)
+          .map((c) => c.params.SequenceNumber)
+          .slice(0, 3),
+      ).to.deep.equal(["1", "2", "2"]);
       expect(receiver.of(roomSid).every((c) => !c.url.includes("#") && !c.url.includes("tt="))).to.equal(true);
     });
 
@@ -203,7 +217,14 @@ eachBackend((backend) => {
     });
 
     it("refuses callback URLs that are relative, not http, carry credentials, name a link-local address or are too long (53111)", async () => {
-      const refused = ["/relative", "ftp://example.com/cb", "https://user:pass@example.com/cb", "http://169.254.169.254/latest", "http://[fe80::1]/cb", "https://example.com/" + "a".repeat(2048)];
+      const refused = [
+        "/relative",
+        "ftp://example.com/cb",
+        "https://user:pass@example.com/cb",
+        "http://169.254.169.254/latest",
+        "http://[fe80::1]/cb",
+        "https://example.com/" + "a".repeat(2048),
+      ];
       for (const url of refused) {
         const response = await fetch(`${server.url}/v1/Rooms`, {
           method: "POST",
@@ -237,8 +258,14 @@ describe("status callbacks: targets", () => {
   it("never connects to a name that resolves to a link-local address, and connects through the resolver otherwise", async () => {
     server = await startInstance({}, undefined, resolve);
     const api = clients(server.url);
-    const { room: bad } = await api.rooms.create({ uniqueName: uniqueName("meta"), statusCallback: `http://metadata.test:${receiver.port}/cb` });
-    const { room: good } = await api.rooms.create({ uniqueName: uniqueName("named"), statusCallback: `http://receiver.test:${receiver.port}/cb` });
+    const { room: bad } = await api.rooms.create({
+      uniqueName: uniqueName("meta"),
+      statusCallback: `http://metadata.test:${receiver.port}/cb`,
+    });
+    const { room: good } = await api.rooms.create({
+      uniqueName: uniqueName("named"),
+      statusCallback: `http://receiver.test:${receiver.port}/cb`,
+    });
     await waitFor(() => receiver.delivered(good!.sid).length === 1, { what: "the callback through the resolver" });
     await waitFor(async () => (await api.callbacks.listFailures({})).failures.length === 1, { what: "the refused callback" });
     const [failure] = (await api.callbacks.listFailures({})).failures;

@@ -30,7 +30,9 @@ describe("timers across instances, restarts and real time", function () {
 
   it("three instances sweeping the same due timers at once end each room once", async () => {
     const clock = { now: t0 };
-    const servers = await Promise.all([1, 2, 3].map(() => startRollcall({ redisUrl: redis.url, timersEnabled: false }, { now: () => clock.now })));
+    const servers = await Promise.all(
+      [1, 2, 3].map(() => startRollcall({ redisUrl: redis.url, timersEnabled: false }, { now: () => clock.now })),
+    );
     try {
       const rooms = connectBinaryHttp2(RoomService, servers[0]!.url);
       const sids: string[] = [];
@@ -53,7 +55,9 @@ describe("timers across instances, restarts and real time", function () {
     for (let i = 0; i < 20; i++) sids.push((await rooms.create({ uniqueName: `restart-${i}`, unusedRoomTimeout: 1 + (i % 3) })).room!.sid);
     await first.close();
     clock.now = t0 + 10 * 60_000;
-    const next = await Promise.all([1, 2].map(() => startRollcall({ redisUrl: redis.url, timersEnabled: false }, { now: () => clock.now })));
+    const next = await Promise.all(
+      [1, 2].map(() => startRollcall({ redisUrl: redis.url, timersEnabled: false }, { now: () => clock.now })),
+    );
     try {
       await Promise.all(next.map((server) => server.timers.sweep()));
       expect(await roomEnds(next[0]!.store, sids)).to.deep.equal(sids.map(() => 1));
@@ -72,7 +76,14 @@ describe("timers across instances, restarts and real time", function () {
       for (let i = 0; i < 3; i++) {
         const port = await freePort();
         const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-          env: { ...process.env, PORT: String(port), GRPC_PORT: "off", REDIS_URL: redis.url, ROLLCALL_CREDENTIALS_FILE: credentials, ROLLCALL_CALLBACKS: "off" },
+          env: {
+            ...process.env,
+            PORT: String(port),
+            GRPC_PORT: "off",
+            REDIS_URL: redis.url,
+            ROLLCALL_CREDENTIALS_FILE: credentials,
+            ROLLCALL_CALLBACKS: "off",
+          },
           stdio: ["ignore", "pipe", "inherit"],
         });
         children.push(child);
@@ -97,7 +108,8 @@ describe("timers across instances, restarts and real time", function () {
         }
       })();
       // The third instance dies a little before the deadlines.
-      const deadline = Math.max(...created.map((room) => Number(room.dateCreated!.seconds) * 1000 + room.dateCreated!.nanos / 1e6)) + 60_000;
+      const deadline =
+        Math.max(...created.map((room) => Number(room.dateCreated!.seconds) * 1000 + room.dateCreated!.nanos / 1e6)) + 60_000;
       await waitFor(() => Date.now() >= deadline - 200, { timeoutMs: 70_000, intervalMs: 50, what: "the deadlines to draw near" });
       children[2]!.kill("SIGKILL");
       await waitFor(() => ended.length >= created.length, { timeoutMs: 15_000, what: "every room to end" });

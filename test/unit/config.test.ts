@@ -43,6 +43,9 @@ describe("LIVEKIT_URL", () => {
     expect(() => configFromEnv({ LIVEKIT_API_KEY: "APIkey" })).to.throw(ConfigError, /LIVEKIT_API_KEY is set without LIVEKIT_URL/);
     expect(() => configFromEnv({ ...full, LIVEKIT_URL: "livekit.example.com" })).to.throw(ConfigError, /LIVEKIT_URL/);
     expect(() => configFromEnv({ ...full, ROLLCALL_LIVEKIT_ACCOUNT_SID: "AC1" })).to.throw(ConfigError, /ROLLCALL_LIVEKIT_ACCOUNT_SID/);
-    expect(() => configFromEnv({ ...full, ROLLCALL_LIVEKIT_RECONCILE_SECONDS: "0" })).to.throw(ConfigError, /ROLLCALL_LIVEKIT_RECONCILE_SECONDS/);
+    expect(() => configFromEnv({ ...full, ROLLCALL_LIVEKIT_RECONCILE_SECONDS: "0" })).to.throw(
+      ConfigError,
+      /ROLLCALL_LIVEKIT_RECONCILE_SECONDS/,
+    );
   });
 });

@@ -52,7 +52,9 @@ describe("page tokens", () => {
 
   it("refuses a token issued for another status, or another room", () => {
     const token = encodePageToken({ status: "connected", cursor: { time: 5, sequence: 7, sid }, roomSid: room });
-    expect(refusal(() => decodePageToken(token, statuses, "disconnected", room)).rule).to.equal("was issued for status connected, not disconnected");
+    expect(refusal(() => decodePageToken(token, statuses, "disconnected", room)).rule).to.equal(
+      "was issued for status connected, not disconnected",
+    );
     expect(refusal(() => decodePageToken(token, statuses, undefined, otherRoom)).rule).to.equal("was issued for another room");
     expect(refusal(() => decodePageToken(token, statuses, undefined)).rule).to.equal("was issued for another room");
     const roomless = encodePageToken({ status: "connected", cursor: { time: 5, sequence: 7, sid } });

@@ -53,7 +53,16 @@ describe("REST parameters", () => {
   });
 
   it("date: refuses other forms and days the calendar does not have", () => {
-    for (const text of ["2026-12-01T09:00:00", "2026-12-01 09:00:00Z", "01/12/2026", "2026-13-01", "2026-02-30", "2025-02-29", "1700000000", "yesterday"]) {
+    for (const text of [
+      "2026-12-01T09:00:00",
+      "2026-12-01 09:00:00Z",
+      "01/12/2026",
+      "2026-13-01",
+      "2026-02-30",
+      "2025-02-29",
+      "1700000000",
+      "yesterday",
+    ]) {
       const error = refusal(() => params(`D=${encodeURIComponent(text)}`).date("D"));
       expect(error.field, text).to.equal("D");
       expect(error.rule, text).to.match(/^must be an ISO 8601 date-time/);

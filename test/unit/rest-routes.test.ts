@@ -17,7 +17,11 @@ describe("REST route matching", () => {
   it("matches each Twilio Video v1 resource, with its methods and arguments", () => {
     expect(routeOf("/v1/Rooms")).to.deep.equal({ pattern: "Rooms", methods: ["GET", "POST"], args: {} });
     expect(routeOf("/v1/Rooms/standup")).to.deep.equal({ pattern: "Rooms/:room", methods: ["GET", "POST"], args: { room: "standup" } });
-    expect(routeOf("/v1/Rooms/standup/Participants")).to.deep.equal({ pattern: "Rooms/:room/Participants", methods: ["GET"], args: { room: "standup" } });
+    expect(routeOf("/v1/Rooms/standup/Participants")).to.deep.equal({
+      pattern: "Rooms/:room/Participants",
+      methods: ["GET"],
+      args: { room: "standup" },
+    });
     expect(routeOf("/v1/Rooms/standup/Participants/ann")).to.deep.equal({
       pattern: "Rooms/:room/Participants/:participant",
       methods: ["GET", "POST"],
@@ -33,7 +37,10 @@ describe("REST route matching", () => {
   it("ignores trailing slashes and percent-decodes arguments", () => {
     expect(routeOf("/v1/Rooms/")?.pattern).to.equal("Rooms");
     expect(routeOf("/v1/Rooms//")?.pattern).to.equal("Rooms");
-    expect(routeOf("/v1/Rooms/daily%20standup/Participants/ann%2Fbob")?.args).to.deep.equal({ room: "daily standup", participant: "ann/bob" });
+    expect(routeOf("/v1/Rooms/daily%20standup/Participants/ann%2Fbob")?.args).to.deep.equal({
+      room: "daily standup",
+      participant: "ann/bob",
+    });
   });
 
   it("matches literal segments case-sensitively, and nothing outside /v1", () => {
@@ -52,7 +59,11 @@ describe("REST route matching", () => {
   });
 
   it("splits a path into what a 404 names and the segments below /v1", () => {
-    expect(requestPathOf("/v1/Rooms/a%20b/")).to.deep.equal({ path: "/v1/Rooms/a%20b", resource: "/Rooms/a%20b", segments: ["Rooms", "a b"] });
+    expect(requestPathOf("/v1/Rooms/a%20b/")).to.deep.equal({
+      path: "/v1/Rooms/a%20b",
+      resource: "/Rooms/a%20b",
+      segments: ["Rooms", "a b"],
+    });
     expect(requestPathOf("/v1")).to.deep.equal({ path: "/v1", resource: "", segments: [] });
     expect(requestPathOf("/x/Rooms")).to.deep.equal({ path: "/x/Rooms", resource: "/x/Rooms", segments: [] });
     expect(requestPathOf("/")).to.deep.equal({ path: "", resource: "", segments: [] });

@@ -19,7 +19,11 @@ describe("naming and range rules", () => {
     expect(checkIdentity("😀".repeat(128)), "128 astral characters are 256 UTF-16 units").to.equal("😀".repeat(128));
     expect(checkRoomName("Daily standup — 🎥")).to.equal("Daily standup — 🎥");
     const tooLong = refusal(() => checkIdentity("x".repeat(129)));
-    expect([tooLong.reason, tooLong.field, tooLong.rule]).to.deep.equal(["identity_too_long", "identity", "must be at most 128 characters, got 129"]);
+    expect([tooLong.reason, tooLong.field, tooLong.rule]).to.deep.equal([
+      "identity_too_long",
+      "identity",
+      "must be at most 128 characters, got 129",
+    ]);
     expect(refusal(() => checkRoomName("y".repeat(129))).reason).to.equal("room_name_too_long");
   });
 
@@ -31,7 +35,10 @@ describe("naming and range rules", () => {
       expect(refusal(() => checkRoomName(bad)).reason, JSON.stringify(bad)).to.equal("room_name_invalid_characters");
     }
     const surrogate = refusal(() => checkIdentity("a\ud800b"));
-    expect([surrogate.reason, surrogate.rule]).to.deep.equal(["identity_invalid_characters", "must be valid Unicode (it contains a lone surrogate)"]);
+    expect([surrogate.reason, surrogate.rule]).to.deep.equal([
+      "identity_invalid_characters",
+      "must be valid Unicode (it contains a lone surrogate)",
+    ]);
   });
 
   it("names the field given", () => {
@@ -54,7 +61,11 @@ describe("naming and range rules", () => {
     expect(checkRange(50, 1, 50, "max_participants", "max_participants_out_of_range")).to.equal(50);
     for (const value of [0, 51, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       const error = refusal(() => checkRange(value, 1, 50, "max_participants", "max_participants_out_of_range"));
-      expect([error.reason, error.field, error.rule], String(value)).to.deep.equal(["max_participants_out_of_range", "max_participants", `must be between 1 and 50, got ${value}`]);
+      expect([error.reason, error.field, error.rule], String(value)).to.deep.equal([
+        "max_participants_out_of_range",
+        "max_participants",
+        `must be between 1 and 50, got ${value}`,
+      ]);
     }
   });
 

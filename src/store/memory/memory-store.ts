@@ -126,7 +126,14 @@ export class MemoryStore implements Store {
     if (holder !== undefined) return { kind: "name_taken", existing: { ...this.rooms.get(holder)!.room } };
     const time = Math.max(this.now(), account.clock);
     account.clock = time;
-    const room: RoomRecord = { ...input, status: "in-progress", dateCreated: time, dateUpdated: time, endTime: undefined, sequence: ++account.rooms };
+    const room: RoomRecord = {
+      ...input,
+      status: "in-progress",
+      dateCreated: time,
+      dateUpdated: time,
+      endTime: undefined,
+      sequence: ++account.rooms,
+    };
     const state: RoomState = {
       room,
       participants: new Map(),
@@ -190,7 +197,8 @@ export class MemoryStore implements Store {
     const others = state.present.size - (previousSid === undefined ? 0 : 1);
     if (others >= state.room.maxParticipants) return { kind: "room_full", maxParticipants: state.room.maxParticipants };
     const time = this.tick(state);
-    const displaced = previousSid === undefined ? undefined : this.disconnect(state, state.participants.get(previousSid)!, time, "replaced");
+    const displaced =
+      previousSid === undefined ? undefined : this.disconnect(state, state.participants.get(previousSid)!, time, "replaced");
     const participant: ParticipantRecord = {
       sid,
       roomSid,
@@ -225,7 +233,12 @@ export class MemoryStore implements Store {
     return sid === undefined ? undefined : { ...state!.participants.get(sid)! };
   }
 
-  async disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined> {
+  async disconnectParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+    reason: DisconnectReason,
+  ): Promise<ParticipantRecord | undefined> {
     const state = this.room(accountSid, roomSid);
     const participant = state?.participants.get(sid);
     if (participant === undefined) return undefined;
@@ -368,7 +381,13 @@ export class MemoryStore implements Store {
   async listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing> {
     const account = this.accounts.get(accountSid);
     if (account === undefined) return { failures: [], total: 0 };
-    return { failures: account.callbackFailures.slice(-limit).reverse().map((failure) => ({ ...failure })), total: account.callbackFailureCount };
+    return {
+      failures: account.callbackFailures
+        .slice(-limit)
+        .reverse()
+        .map((failure) => ({ ...failure })),
+      total: account.callbackFailureCount,
+    };
   }
 
   // One process owns the memory store: its relay always holds every lease.
@@ -440,7 +459,13 @@ export class MemoryStore implements Store {
     return { kind: "ok", value: { ...track } };
   }
 
-  async setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>> {
+  async setTrackEnabled(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+    enabled: boolean,
+  ): Promise<TrackOutcome<TrackRecord>> {
     const found = this.publishedTrack(accountSid, roomSid, participantSid, trackSid);
     if ("kind" in found) return found;
     const { state, participant, track } = found;
@@ -467,7 +492,10 @@ export class MemoryStore implements Store {
     const track = state.tracks.get(trackSid);
     if (track === undefined) return { kind: "track_not_found" };
     if (track.participantSid === participant.sid) return { kind: "own_track" };
-    const subscriptions = mapOf(state.subscriptions, participant.sid, () => ({ members: new Map<string, string>(), index: new SortedStrings() }));
+    const subscriptions = mapOf(state.subscriptions, participant.sid, () => ({
+      members: new Map<string, string>(),
+      index: new SortedStrings(),
+    }));
     const existing = subscriptions.members.get(trackSid);
     if (existing !== undefined) return { kind: "ok", value: subscriptionOf(track, participant.sid, existing) };
     const time = this.tick(state);
@@ -479,7 +507,12 @@ export class MemoryStore implements Store {
     return { kind: "ok", value: subscriptionOf(track, participant.sid, member) };
   }
 
-  async unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+  async unsubscribe(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+  ): Promise<TrackOutcome<SubscriptionRecord>> {
     const found = this.presentParticipant(accountSid, roomSid, subscriberSid);
     if ("kind" in found) return found;
     const { state, participant } = found;
@@ -495,7 +528,12 @@ export class MemoryStore implements Store {
     return { kind: "ok", value: subscriptionOf(track, participant.sid, member) };
   }
 
-  async getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined> {
+  async getPublishedTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    by: { sid: string } | { name: string },
+  ): Promise<TrackRecord | undefined> {
     const state = this.room(accountSid, roomSid);
     if (state === undefined) return undefined;
     const sid = "sid" in by ? by.sid : state.published.get(participantSid)?.byName.get(by.name);
@@ -503,7 +541,12 @@ export class MemoryStore implements Store {
     return track?.participantSid === participantSid ? { ...track } : undefined;
   }
 
-  async getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined> {
+  async getSubscription(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+  ): Promise<SubscriptionRecord | undefined> {
     const state = this.room(accountSid, roomSid);
     const member = state?.subscriptions.get(subscriberSid)?.members.get(trackSid);
     const track = state?.tracks.get(trackSid);
@@ -528,7 +571,12 @@ export class MemoryStore implements Store {
     return rulesOf(roomSid, participantSid, state.rules.get(participantSid));
   }
 
-  async setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>> {
+  async setSubscribeRules(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    rules: SubscribeRule[],
+  ): Promise<TrackOutcome<SubscribeRules>> {
     const state = this.room(accountSid, roomSid);
     if (state === undefined) return { kind: "room_not_found" };
     const participant = state.participants.get(participantSid);
@@ -611,7 +659,9 @@ export class MemoryStore implements Store {
     accountSid: string,
     roomSid: string,
     sid: string,
-  ): { state: RoomState; participant: ParticipantRecord } | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" } {
+  ):
+    | { state: RoomState; participant: ParticipantRecord }
+    | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" } {
     const state = this.room(accountSid, roomSid);
     if (state === undefined) return { kind: "room_not_found" };
     if (state.room.status !== "in-progress") return { kind: "room_completed" };
@@ -626,7 +676,9 @@ export class MemoryStore implements Store {
     roomSid: string,
     participantSid: string,
     trackSid: string,
-  ): { state: RoomState; participant: ParticipantRecord; track: TrackRecord } | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" | "track_not_found" } {
+  ):
+    | { state: RoomState; participant: ParticipantRecord; track: TrackRecord }
+    | { kind: "room_not_found" | "room_completed" | "participant_not_found" | "participant_disconnected" | "track_not_found" } {
     const found = this.presentParticipant(accountSid, roomSid, participantSid);
     if ("kind" in found) return found;
     const track = found.state.tracks.get(trackSid);
@@ -661,7 +713,8 @@ export class MemoryStore implements Store {
     // in the same step as the disconnect.
     const published = state.published.get(participant.sid)?.index.range({ min: "-", max: "+" }, Number.MAX_SAFE_INTEGER) ?? [];
     for (const member of published) this.removeTrack(state, state.tracks.get(sidOfMember(member))!, time);
-    for (const trackSid of state.subscriptions.get(participant.sid)?.members.keys() ?? []) state.subscribers.get(trackSid)?.delete(participant.sid);
+    for (const trackSid of state.subscriptions.get(participant.sid)?.members.keys() ?? [])
+      state.subscribers.get(trackSid)?.delete(participant.sid);
     state.subscriptions.delete(participant.sid);
     this.timersOf(state).cancel(timerOf("participant", state.room.sid, participant.sid));
     unindexParticipant(state, participant);
@@ -738,12 +791,34 @@ function mapOf<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 
 // A subscription from its track and its index member (time, sequence, sid).
 function subscriptionOf(track: TrackRecord, subscriberSid: string, member: string): SubscriptionRecord {
-  return { track: { ...track }, participantSid: subscriberSid, dateCreated: Number(member.slice(0, 13)), sequence: Number(member.slice(13, -sidLength)) };
+  return {
+    track: { ...track },
+    participantSid: subscriberSid,
+    dateCreated: Number(member.slice(0, 13)),
+    sequence: Number(member.slice(13, -sidLength)),
+  };
 }
 
-function rulesOf(roomSid: string, participantSid: string, kept: { rules: SubscribeRule[]; dateCreated: number; dateUpdated: number } | undefined): SubscribeRules {
-  if (kept === undefined) return { roomSid, participantSid, rules: defaultSubscribeRules.map((rule) => ({ ...rule })), dateCreated: undefined, dateUpdated: undefined };
-  return { roomSid, participantSid, rules: kept.rules.map((rule) => ({ ...rule })), dateCreated: kept.dateCreated, dateUpdated: kept.dateUpdated };
+function rulesOf(
+  roomSid: string,
+  participantSid: string,
+  kept: { rules: SubscribeRule[]; dateCreated: number; dateUpdated: number } | undefined,
+): SubscribeRules {
+  if (kept === undefined)
+    return {
+      roomSid,
+      participantSid,
+      rules: defaultSubscribeRules.map((rule) => ({ ...rule })),
+      dateCreated: undefined,
+      dateUpdated: undefined,
+    };
+  return {
+    roomSid,
+    participantSid,
+    rules: kept.rules.map((rule) => ({ ...rule })),
+    dateCreated: kept.dateCreated,
+    dateUpdated: kept.dateUpdated,
+  };
 }
 
 function copyRules(rules: SubscribeRules): SubscribeRules {

@@ -24,6 +24,8 @@ export class MemoryTimers {
 
   // The timers due at `now`, earliest first.
   due(now: number, limit: number): DueTimer[] {
-    return this.byDue.range({ min: "-", max: "(" + encodeTime(now + 1) }, limit).map((member) => ({ timer: member.slice(13), due: Number(member.slice(0, 13)) }));
+    return this.byDue
+      .range({ min: "-", max: "(" + encodeTime(now + 1) }, limit)
+      .map((member) => ({ timer: member.slice(13), due: Number(member.slice(0, 13)) }));
   }
 }

@@ -39,7 +39,16 @@ export const roomFields = [
 export const participantFields = ["account_sid", "identity", "status", "start_time", "date_updated", "end_time", "sequence"] as const;
 
 // The fields of a published track's hash ("enabled" is "1" or "0").
-export const trackFields = ["account_sid", "participant_sid", "name", "kind", "enabled", "date_created", "date_updated", "sequence"] as const;
+export const trackFields = [
+  "account_sid",
+  "participant_sid",
+  "name",
+  "kind",
+  "enabled",
+  "date_created",
+  "date_updated",
+  "sequence",
+] as const;
 
 // A field a script read is a string, or false (Lua's nil) when absent.
 type Value = string | null | false;

@@ -64,7 +64,9 @@ export async function connectCluster(nodes: readonly string[], options: Connecti
     return client;
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailableError(`cannot reach a ready Redis Cluster through ${nodes.join(",")}: ${(error as Error).message}`, { cause: error });
+    throw new StoreUnavailableError(`cannot reach a ready Redis Cluster through ${nodes.join(",")}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

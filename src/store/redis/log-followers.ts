@@ -41,7 +41,12 @@ export class LogFollowers {
     private readonly options: LogFollowersOptions,
   ) {}
 
-  async *follow(key: string, countPart: CountPart, afterId: string | undefined, { signal, keepAliveMs }: FollowOptions): AsyncIterable<LogBatch> {
+  async *follow(
+    key: string,
+    countPart: CountPart,
+    afterId: string | undefined,
+    { signal, keepAliveMs }: FollowOptions,
+  ): AsyncIterable<LogBatch> {
     const first = await this.read(key, countPart, afterId, this.options.readBatch);
     let position = first.events.at(-1)?.id ?? first.from;
     yield { events: first.events, lastId: position };

@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
 import { Cluster } from "ioredis";
 import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
-import type { DisconnectReason, ParticipantRecord, RoomRecord, SubscribeRule, SubscribeRules, SubscriptionRecord, TrackRecord } from "../records.js";
+import type {
+  DisconnectReason,
+  ParticipantRecord,
+  RoomRecord,
+  SubscribeRule,
+  SubscribeRules,
+  SubscriptionRecord,
+  TrackRecord,
+} from "../records.js";
 import {
   logShards,
   type CallbackBatch,
@@ -216,9 +224,15 @@ export class RedisStore implements Store {
     return this.participantScript("rcFindPresentParticipant", accountSid, roomSid, identity);
   }
 
-  async disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined> {
+  async disconnectParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+    reason: DisconnectReason,
+  ): Promise<ParticipantRecord | undefined> {
     return this.guard(async () => {
-      const reply = (await this.roomScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason)) as [ParticipantReply, string[] | null] | null;
+      const reply = (await this.roomScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason)) as
+        [ParticipantReply, string[] | null] | null;
       if (reply === null) return undefined;
       await this.releaseIfEnded(roomSid, reply[1]);
       return decodeParticipant(roomSid, reply[0]);
@@ -238,7 +252,10 @@ export class RedisStore implements Store {
     const roomSid = timerRoom(timer);
     if (roomSid === undefined) return "stale";
     return this.guard(async () => {
-      const [outcome, room] = (await this.roomScript("rcFireTimer", accountSid, roomSid, timer)) as [TimerOutcome, string[] | null | undefined];
+      const [outcome, room] = (await this.roomScript("rcFireTimer", accountSid, roomSid, timer)) as [
+        TimerOutcome,
+        string[] | null | undefined,
+      ];
       await this.releaseIfEnded(roomSid, room ?? null);
       return outcome;
     });
@@ -252,10 +269,15 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const index = query.identity === undefined ? `by-start:${query.status}` : `by-identity:${query.status}`;
       const { min, max } = lexRange(query, query.identity);
-      const [logId, ...replies] = (await this.roomScript("rcListParticipants", accountSid, roomSid, index, min, max, String(query.limit))) as [
-        string,
-        ...ParticipantReply[],
-      ];
+      const [logId, ...replies] = (await this.roomScript(
+        "rcListParticipants",
+        accountSid,
+        roomSid,
+        index,
+        min,
+        max,
+        String(query.limit),
+      )) as [string, ...ParticipantReply[]];
       return { participants: replies.map((reply) => decodeParticipant(roomSid, reply)!), logId };
     });
   }
@@ -265,24 +287,46 @@ export class RedisStore implements Store {
     return this.trackChange("rcPublishTrack", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
   }
 
-  async setTrackEnabled(accountSid: string, roomSid: string, participantSid: string, trackSid: string, enabled: boolean): Promise<TrackOutcome<TrackRecord>> {
+  async setTrackEnabled(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+    enabled: boolean,
+  ): Promise<TrackOutcome<TrackRecord>> {
     const args = [participantSid, trackSid, enabled ? "1" : "0"];
     return this.trackChange("rcSetTrackEnabled", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
   }
 
   async unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>> {
-    return this.trackChange("rcUnpublishTrack", accountSid, roomSid, [participantSid, trackSid], (reply: TrackReply) => decodeTrack(roomSid, reply)!);
+    return this.trackChange("rcUnpublishTrack", accountSid, roomSid, [participantSid, trackSid], (reply: TrackReply) =>
+      decodeTrack(roomSid, reply)!,
+    );
   }
 
   async subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
-    return this.trackChange("rcSubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) => decodeSubscription(roomSid, reply));
+    return this.trackChange("rcSubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) =>
+      decodeSubscription(roomSid, reply),
+    );
   }
 
-  async unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
-    return this.trackChange("rcUnsubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) => decodeSubscription(roomSid, reply));
+  async unsubscribe(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+  ): Promise<TrackOutcome<SubscriptionRecord>> {
+    return this.trackChange("rcUnsubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) =>
+      decodeSubscription(roomSid, reply),
+    );
   }
 
-  async getPublishedTrack(accountSid: string, roomSid: string, participantSid: string, by: { sid: string } | { name: string }): Promise<TrackRecord | undefined> {
+  async getPublishedTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    by: { sid: string } | { name: string },
+  ): Promise<TrackRecord | undefined> {
     return this.guard(async () => {
       const args = "sid" in by ? [participantSid, by.sid, ""] : [participantSid, "", by.name];
       const reply = (await this.roomScript("rcGetPublishedTrack", accountSid, roomSid, ...args)) as TrackReply | null;
@@ -290,7 +334,12 @@ export class RedisStore implements Store {
     });
   }
 
-  async getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined> {
+  async getSubscription(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+  ): Promise<SubscriptionRecord | undefined> {
     return this.guard(async () => {
       const reply = (await this.roomScript("rcGetSubscription", accountSid, roomSid, subscriberSid, trackSid)) as SubscriptionReply | null;
       return reply === null ? undefined : decodeSubscription(roomSid, reply);
@@ -300,7 +349,16 @@ export class RedisStore implements Store {
   async listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]> {
     return this.guard(async () => {
       const { min, max } = lexRange(query);
-      const replies = (await this.roomScript("rcListTracks", accountSid, roomSid, "tracks", participantSid, min, max, String(query.limit))) as TrackReply[];
+      const replies = (await this.roomScript(
+        "rcListTracks",
+        accountSid,
+        roomSid,
+        "tracks",
+        participantSid,
+        min,
+        max,
+        String(query.limit),
+      )) as TrackReply[];
       return replies.map((reply) => decodeTrack(roomSid, reply)!);
     });
   }
@@ -308,7 +366,16 @@ export class RedisStore implements Store {
   async listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]> {
     return this.guard(async () => {
       const { min, max } = lexRange(query);
-      const replies = (await this.roomScript("rcListTracks", accountSid, roomSid, "subscribed", subscriberSid, min, max, String(query.limit))) as SubscriptionReply[];
+      const replies = (await this.roomScript(
+        "rcListTracks",
+        accountSid,
+        roomSid,
+        "subscribed",
+        subscriberSid,
+        min,
+        max,
+        String(query.limit),
+      )) as SubscriptionReply[];
       return replies.map((reply) => decodeSubscription(roomSid, reply));
     });
   }
@@ -320,9 +387,18 @@ export class RedisStore implements Store {
     });
   }
 
-  async setSubscribeRules(accountSid: string, roomSid: string, participantSid: string, rules: SubscribeRule[]): Promise<TrackOutcome<SubscribeRules>> {
-    return this.trackChange("rcSetSubscribeRules", accountSid, roomSid, [participantSid, JSON.stringify(rules)], (reply: (string | null)[]) =>
-      decodeRules(roomSid, participantSid, reply),
+  async setSubscribeRules(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    rules: SubscribeRule[],
+  ): Promise<TrackOutcome<SubscribeRules>> {
+    return this.trackChange(
+      "rcSetSubscribeRules",
+      accountSid,
+      roomSid,
+      [participantSid, JSON.stringify(rules)],
+      (reply: (string | null)[]) => decodeRules(roomSid, participantSid, reply),
     );
   }
 
@@ -339,8 +415,7 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const keys = roomKeys(accountSid, roomSid);
       const reply = (await this.redis.rcReadCallbacks(keys.room, keys.log, accountSid, String(limit))) as
-        | [string, string, string, string, [string, string[]][]]
-        | null;
+        [string, string, string, string, [string, string[]][]] | null;
       if (reply === null) return undefined;
       const [cursor, logSequence, attempts, failingSince, entries] = reply;
       return {
@@ -376,7 +451,15 @@ export class RedisStore implements Store {
   async postponeCallback(accountSid: string, roomSid: string, cursor: number, dueMs: number): Promise<boolean> {
     return this.guard(async () => {
       const keys = roomKeys(accountSid, roomSid);
-      const held = await this.redis.rcPostponeCallback(keys.room, keys.callbacksDue, accountSid, roomSid, String(cursor), String(Math.trunc(dueMs)), String(Date.now()));
+      const held = await this.redis.rcPostponeCallback(
+        keys.room,
+        keys.callbacksDue,
+        accountSid,
+        roomSid,
+        String(cursor),
+        String(Math.trunc(dueMs)),
+        String(Date.now()),
+      );
       return held === 1;
     });
   }
@@ -408,7 +491,9 @@ export class RedisStore implements Store {
   }
 
   async claimLiveKitOnce(accountSid: string, key: string, ttlMs: number): Promise<boolean> {
-    return this.guard(async () => (await this.redis.set(accountKeys(accountSid).liveKitOnce(digestOf(key)), "1", "PX", ttlMs, "NX")) === "OK");
+    return this.guard(
+      async () => (await this.redis.set(accountKeys(accountSid).liveKitOnce(digestOf(key)), "1", "PX", ttlMs, "NX")) === "OK",
+    );
   }
 
   async releaseLiveKitOnce(accountSid: string, key: string): Promise<void> {
@@ -499,14 +584,25 @@ export class RedisStore implements Store {
   }
 
   // A track script's answer: {'ok', value} or {why not}.
-  private trackChange<R, T>(name: keyof typeof scripts, accountSid: string, roomSid: string, args: string[], decode: (reply: R) => T): Promise<TrackOutcome<T>> {
+  private trackChange<R, T>(
+    name: keyof typeof scripts,
+    accountSid: string,
+    roomSid: string,
+    args: string[],
+    decode: (reply: R) => T,
+  ): Promise<TrackOutcome<T>> {
     return this.guard(async () => {
       const [outcome, value] = (await this.roomScript(name, accountSid, roomSid, ...args)) as [string, R];
       return outcome === "ok" ? { kind: "ok", value: decode(value) } : { kind: outcome as TrackFailure };
     });
   }
 
-  private participantScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<ParticipantRecord | undefined> {
+  private participantScript(
+    name: keyof typeof scripts,
+    accountSid: string,
+    roomSid: string,
+    ...args: string[]
+  ): Promise<ParticipantRecord | undefined> {
     return this.guard(async () => {
       const reply = (await this.roomScript(name, accountSid, roomSid, ...args)) as ParticipantReply | null;
       return reply === null ? undefined : decodeParticipant(roomSid, reply);
@@ -538,7 +634,14 @@ export class RedisStore implements Store {
   private async writeRoom(accountSid: string, roomSid: string, pending: string): Promise<RoomRecord> {
     const fields = JSON.parse(pending) as Record<string, string>;
     const created = String(Number(fields.date_created));
-    const values = (await this.roomScript("rcCreateRoom", accountSid, roomSid, created, String(this.options.maxRoomMs), ...Object.entries(fields).flat())) as string[];
+    const values = (await this.roomScript(
+      "rcCreateRoom",
+      accountSid,
+      roomSid,
+      created,
+      String(this.options.maxRoomMs),
+      ...Object.entries(fields).flat(),
+    )) as string[];
     return decodeRoom(roomSid, values)!;
   }
 
@@ -558,8 +661,6 @@ export class RedisStore implements Store {
     );
   }
 }
-
-
 
 // The fields of a room hash that a creation knows before the account's clock
 // gives it its times and sequence.

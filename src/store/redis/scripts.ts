@@ -38,7 +38,9 @@ end
 // shard's timers. ARGV: the room's key prefix, the
 // room's sid, the retention in ms, the retention per room, the account's sid,
 // the time to use ('' for Redis' clock), then the script's own arguments.
-const roomPrelude = common + String.raw`
+const roomPrelude =
+  common +
+  String.raw`
 local room_key, log_key, shard_log_key, shard_counter_key, callbacks_due_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, room_sid, account, now = ARGV[1], ARGV[2], ARGV[5], ARGV[6]
 local retention_ms, retention_count = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -534,7 +536,9 @@ return {'fired', ended(true)}
 // followed by when it was due.
 const dueTimers: ScriptDefinition = {
   numberOfKeys: 1,
-  lua: common + String.raw`
+  lua:
+    common +
+    String.raw`
 return redis.call('ZRANGE', KEYS[1], '-inf', tick_after(nil, ARGV[1]), 'BYSCORE', 'LIMIT', 0, ARGV[2], 'WITHSCORES')
 `,
 };
@@ -547,7 +551,9 @@ return redis.call('ZRANGE', KEYS[1], '-inf', tick_after(nil, ARGV[1]), 'BYSCORE'
 // {'taken', holder sid} or {'claimed', record as JSON}.
 const claimRoomName: ScriptDefinition = {
   numberOfKeys: 5,
-  lua: common + String.raw`
+  lua:
+    common +
+    String.raw`
 local name, sid = ARGV[1], ARGV[2]
 local holder = redis.call('HGET', KEYS[1], name)
 if holder then return {'taken', holder} end
@@ -574,7 +580,9 @@ return {'claimed', record}
 // pending rooms. ARGV: unique name, room sid, date created, sequence. Safe to repeat.
 const releaseRoomName: ScriptDefinition = {
   numberOfKeys: 6,
-  lua: common + String.raw`
+  lua:
+    common +
+    String.raw`
 local name, sid = ARGV[1], ARGV[2]
 if redis.call('HGET', KEYS[1], name) == sid then redis.call('HDEL', KEYS[1], name) end
 local by_created = ARGV[3] .. order(ARGV[4]) .. sid

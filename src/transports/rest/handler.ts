@@ -47,7 +47,8 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
   async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");
     const { path, resource, segments } = requestPathOf(url.pathname);
-    const notFound = () => new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
+    const notFound = () =>
+      new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
     const accountSid = options.auth.accountOf(req.headers.authorization);
     if (accountSid === undefined) {
       throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
@@ -57,7 +58,10 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
     const action = match.route.methods[req.method ?? ""];
     if (action === undefined) {
       const allowed = Object.keys(match.route.methods).join(", ");
-      throw new HttpError({ status: 405, body: errorBody(405, 20004, `Method ${req.method} not allowed; use ${allowed}`) }, { allow: allowed });
+      throw new HttpError(
+        { status: 405, body: errorBody(405, 20004, `Method ${req.method} not allowed; use ${allowed}`) },
+        { allow: allowed },
+      );
     }
     const params = req.method === "POST" ? new Params(await readForm(req, options.maxRequestBytes)) : new Params(url.searchParams);
     try {
@@ -99,7 +103,10 @@ async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBytes) {
-        throw new HttpError({ status: 413, body: errorBody(413, 20422, `The request body is larger than ${maxBytes} bytes`) }, { connection: "close" });
+        throw new HttpError(
+          { status: 413, body: errorBody(413, 20422, `The request body is larger than ${maxBytes} bytes`) },
+          { connection: "close" },
+        );
       }
       chunks.push(chunk);
     }
@@ -107,7 +114,10 @@ async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams
     if (error instanceof HttpError) throw error;
     // The client went away or broke the body's framing (Node's parser then
     // answers 400 itself): its fault, not an internal error.
-    throw new HttpError({ status: 400, body: errorBody(400, 20422, "The request body ended early or was malformed") }, { connection: "close" });
+    throw new HttpError(
+      { status: 400, body: errorBody(400, 20422, "The request body ended early or was malformed") },
+      { connection: "close" },
+    );
   }
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }

@@ -15,7 +15,8 @@ export class Params {
   integer(name: string): number | undefined {
     const text = this.string(name);
     if (text === undefined || text === "") return undefined;
-    if (!/^[+-]?\d{1,15}$/.test(text.trim())) throw invalid("invalid_parameter", name, `must be an integer, got ${JSON.stringify(text.slice(0, 40))}`);
+    if (!/^[+-]?\d{1,15}$/.test(text.trim()))
+      throw invalid("invalid_parameter", name, `must be an integer, got ${JSON.stringify(text.slice(0, 40))}`);
     return Number(text);
   }
 
@@ -24,14 +25,20 @@ export class Params {
     const text = this.string(name);
     if (text === undefined || text === "") return undefined;
     const ms = isoForm.test(text) && isCalendarDay(text) ? Date.parse(text) : NaN;
-    if (Number.isNaN(ms)) throw invalid("invalid_parameter", name, `must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z, got ${JSON.stringify(text.slice(0, 40))}`);
+    if (Number.isNaN(ms))
+      throw invalid(
+        "invalid_parameter",
+        name,
+        `must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z, got ${JSON.stringify(text.slice(0, 40))}`,
+      );
     return ms;
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[]): T | undefined {
     const text = this.string(name);
     if (text === undefined || text === "") return undefined;
-    if (!allowed.includes(text as T)) throw invalid("invalid_parameter", name, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(text.slice(0, 40))}`);
+    if (!allowed.includes(text as T))
+      throw invalid("invalid_parameter", name, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(text.slice(0, 40))}`);
     return text as T;
   }
 }

@@ -13,7 +13,12 @@ export function requestPathOf(pathname: string): RequestPath {
   const path = pathname.replace(/\/+$/, "");
   const underV1 = path === "/v1" || path.startsWith("/v1/");
   const resource = underV1 ? path.slice("/v1".length) : path;
-  const segments = underV1 ? resource.split("/").slice(1).map((segment) => decodeSegment(segment) ?? "") : [];
+  const segments = underV1
+    ? resource
+        .split("/")
+        .slice(1)
+        .map((segment) => decodeSegment(segment) ?? "")
+    : [];
   return { path, resource, segments };
 }
 

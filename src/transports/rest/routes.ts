@@ -137,7 +137,8 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks", ":track"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(publishedTrackJson(await tracks.getPublished(accountSid, named(args).room, named(args).participant, named(args).track), base)),
+        GET: async ({ accountSid, args, base }) =>
+          ok(publishedTrackJson(await tracks.getPublished(accountSid, named(args).room, named(args).participant, named(args).track), base)),
       },
     },
     {
@@ -157,14 +158,19 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribedTracks", ":track"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(subscribedTrackJson(await tracks.getSubscribed(accountSid, named(args).room, named(args).participant, named(args).track), base)),
+        GET: async ({ accountSid, args, base }) =>
+          ok(
+            subscribedTrackJson(await tracks.getSubscribed(accountSid, named(args).room, named(args).participant, named(args).track), base),
+          ),
       },
     },
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribeRules"],
       methods: {
-        GET: async ({ accountSid, args }) => ok(subscribeRulesJson(await tracks.getRules(accountSid, named(args).room, named(args).participant))),
-        POST: async ({ accountSid, args, params }) => ok(subscribeRulesJson(await tracks.setRules(accountSid, named(args).room, named(args).participant, params.string("Rules")))),
+        GET: async ({ accountSid, args }) =>
+          ok(subscribeRulesJson(await tracks.getRules(accountSid, named(args).room, named(args).participant))),
+        POST: async ({ accountSid, args, params }) =>
+          ok(subscribeRulesJson(await tracks.setRules(accountSid, named(args).room, named(args).participant, params.string("Rules")))),
       },
     },
   ];

@@ -20,7 +20,12 @@ export interface HealthOptions {
 // services. They are all as healthy as the store: SERVING while it answers a
 // ping, NOT_SERVING while it does not and from the moment the server starts
 // draining, when Watch streams end so that they do not hold up the shutdown.
-export function healthService(ping: () => Promise<void>, services: string[], draining: AbortSignal, options: HealthOptions): ServiceImpl<typeof Health> {
+export function healthService(
+  ping: () => Promise<void>,
+  services: string[],
+  draining: AbortSignal,
+  options: HealthOptions,
+): ServiceImpl<typeof Health> {
   const known = new Set(["", ...services]);
   // Every check and watcher waiting at once shares one ping, so a hung store
   // sees one command, not one per caller.
@@ -64,9 +69,11 @@ export function healthService(ping: () => Promise<void>, services: string[], dra
 function answersWithin(ping: () => Promise<void>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
-    ping().then(
-      () => resolve(true),
-      () => resolve(false),
-    ).finally(() => clearTimeout(timer));
+    ping()
+      .then(
+        () => resolve(true),
+        () => resolve(false),
+      )
+      .finally(() => clearTimeout(timer));
   });
 }

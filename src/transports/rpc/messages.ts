@@ -150,7 +150,11 @@ export function trackMessage(t: records.TrackRecord): Track {
 }
 
 export function subscribedTrackMessage(s: records.SubscriptionRecord): SubscribedTrack {
-  return create(SubscribedTrackSchema, { track: trackMessage(s.track), participantSid: s.participantSid, dateCreated: timestampOf(s.dateCreated) });
+  return create(SubscribedTrackSchema, {
+    track: trackMessage(s.track),
+    participantSid: s.participantSid,
+    dateCreated: timestampOf(s.dateCreated),
+  });
 }
 
 export function subscribeRulesMessage(r: records.SubscribeRules): SubscribeRules {
@@ -215,7 +219,8 @@ export function eventMessage(cursor: string, e: records.ChangeEvent): Event {
     roomSid: e.roomSid,
     room: roomMessage(e.room),
     participant: e.participant && participantMessage(e.participant),
-    reason: e.type === "participant-disconnected" ? disconnectReasonValues[e.reason as records.DisconnectReason] : DisconnectReason.UNSPECIFIED,
+    reason:
+      e.type === "participant-disconnected" ? disconnectReasonValues[e.reason as records.DisconnectReason] : DisconnectReason.UNSPECIFIED,
     roomEndReason: e.type === "room-ended" ? roomEndReasonValues[e.reason as records.RoomEndReason] : RoomEndReason.UNSPECIFIED,
     track: e.track && trackMessage(e.track),
     subscribeRules: e.rules && subscribeRulesMessage(e.rules),

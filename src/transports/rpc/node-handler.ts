@@ -11,7 +11,10 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
 // after the headers went out: it percent-encodes grpc-message, which throws
 // on a lone surrogate, and its JSON decoder quotes a +json body in its error
 // messages, cutting emoji in half (found by test/fuzz.test.ts).
-export function rpcNodeHandler(options: ConnectNodeAdapterOptions & { routes: (router: ConnectRouter) => void }, log: (message: string) => void) {
+export function rpcNodeHandler(
+  options: ConnectNodeAdapterOptions & { routes: (router: ConnectRouter) => void },
+  log: (message: string) => void,
+) {
   const router = createConnectRouter(options);
   options.routes(router);
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));

@@ -33,7 +33,9 @@ export function reflectionServices(served: DescService[]): {
   const reflection = new Reflection(served);
   return {
     v1: { serverReflectionInfo: (requests) => reflection.stream(requests, (init) => create(v1.ServerReflectionResponseSchema, init)) },
-    v1alpha: { serverReflectionInfo: (requests) => reflection.stream(requests, (init) => create(v1alpha.ServerReflectionResponseSchema, init)) },
+    v1alpha: {
+      serverReflectionInfo: (requests) => reflection.stream(requests, (init) => create(v1alpha.ServerReflectionResponseSchema, init)),
+    },
   };
 }
 

@@ -57,7 +57,15 @@ export function rpcServices(
     bind(EventService, eventService(events, draining)),
     bind(CallbackService, callbackService(callbacks)),
     bind(TrackService, trackService(tracks, draining)),
-    bind(Health, healthService(ping, rollcallServices.map((service) => service.typeName), draining, healthOptions)),
+    bind(
+      Health,
+      healthService(
+        ping,
+        rollcallServices.map((service) => service.typeName),
+        draining,
+        healthOptions,
+      ),
+    ),
     bind(reflectionV1.ServerReflection, reflection.v1),
     bind(reflectionV1alpha.ServerReflection, reflection.v1alpha),
   ];

@@ -9,13 +9,36 @@ import { strict } from "./settings.js";
 
 // Connect and gRPC codes by number; the ones a client causes are client errors.
 export const codeNames = [
-  "ok", "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied", "resource_exhausted",
-  "failed_precondition", "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss", "unauthenticated",
+  "ok",
+  "canceled",
+  "unknown",
+  "invalid_argument",
+  "deadline_exceeded",
+  "not_found",
+  "already_exists",
+  "permission_denied",
+  "resource_exhausted",
+  "failed_precondition",
+  "aborted",
+  "out_of_range",
+  "unimplemented",
+  "internal",
+  "unavailable",
+  "data_loss",
+  "unauthenticated",
 ];
 
 export const clientCodes = new Set([
-  "invalid_argument", "not_found", "unauthenticated", "resource_exhausted", "failed_precondition", "already_exists", "unimplemented", "out_of_range",
-  "permission_denied", "canceled",
+  "invalid_argument",
+  "not_found",
+  "unauthenticated",
+  "resource_exhausted",
+  "failed_precondition",
+  "already_exists",
+  "unimplemented",
+  "out_of_range",
+  "permission_denied",
+  "canceled",
 ]);
 
 // Replies that break the rule inside a library, where rollcall's own code
@@ -27,7 +50,11 @@ export const knownDeviations: { code: string; message: RegExp; name: string }[] 
   { code: "internal", message: /^parse binary: /, name: "connect-es: undecodable protobuf is internal" },
   // @connectrpc/connect envelopeDecompress: the compressed flag without an
   // encoding is internal, as the gRPC spec asks.
-  { code: "internal", message: /^received compressed envelope, but do not know how to decompress$/, name: "connect-es: compressed flag without encoding is internal" },
+  {
+    code: "internal",
+    message: /^received compressed envelope, but do not know how to decompress$/,
+    name: "connect-es: compressed flag without encoding is internal",
+  },
   // @connectrpc/connect-node wrapZLibErrors: only Z_DATA_ERROR is
   // invalid_argument; a gzip body cut short (Z_BUF_ERROR) or some bad brotli is internal.
   { code: "internal", message: /^decompression failed$/, name: "connect-node: truncated gzip is internal" },
@@ -65,7 +92,8 @@ export const resetCodes: Record<number, string> = { 7: "unavailable", 8: "cancel
 
 export function replyOf(protocol: Protocol, outcome: Outcome): Reply {
   if ("failure" in outcome) return { status: 0, failure: outcome.failure };
-  if ("reset" in outcome) return { status: 0, code: resetCodes[outcome.reset] ?? "internal", message: `RST_STREAM with error code ${outcome.reset}` };
+  if ("reset" in outcome)
+    return { status: 0, code: resetCodes[outcome.reset] ?? "internal", message: `RST_STREAM with error code ${outcome.reset}` };
   const { status, headers, trailers, body } = outcome;
   switch (protocol) {
     case "rest":
@@ -98,7 +126,9 @@ export function endStreamError(body: Buffer): { code: string; message?: string }
     if ((flags & 0b10) === 0) continue;
     try {
       const end = JSON.parse(data.toString("utf8")) as { error?: { code?: string; message?: string } };
-      return end.error === undefined ? { code: "ok" } : { code: end.error.code ?? "no code in the end-stream error", message: end.error.message };
+      return end.error === undefined
+        ? { code: "ok" }
+        : { code: end.error.code ?? "no code in the end-stream error", message: end.error.message };
     } catch {
       return { code: "an undecodable end-stream message" };
     }
@@ -134,14 +164,16 @@ export function classOf(reply: Reply): string {
 export type Verdict = "client error" | { deviation: string } | { broken: string };
 
 export function verdictOf(reply: Reply, fuzzCase: Case): Verdict {
-  if (reply.failure !== undefined) return fuzzCase.unanswered !== undefined && !strict ? { deviation: fuzzCase.unanswered } : { broken: reply.failure };
+  if (reply.failure !== undefined)
+    return fuzzCase.unanswered !== undefined && !strict ? { deviation: fuzzCase.unanswered } : { broken: reply.failure };
   if (reply.code !== undefined && !clientCodes.has(reply.code)) {
     const known = knownDeviations.find((deviation) => deviation.code === reply.code && deviation.message.test(reply.message ?? ""));
     return known !== undefined && !strict ? { deviation: known.name } : { broken: `${classOf(reply)} is not a client error` };
   }
   // gRPC, gRPC-Web and Connect streams carry their errors in a 200 response,
   // a reset in its error code, and Connect's HTTP status for unimplemented is 501.
-  const carried = reply.code !== undefined && (reply.status === 200 || reply.status === 0 || (reply.code === "unimplemented" && reply.status === 501));
+  const carried =
+    reply.code !== undefined && (reply.status === 200 || reply.status === 0 || (reply.code === "unimplemented" && reply.status === 501));
   if (!carried && (reply.status < 400 || reply.status > 499)) return { broken: `HTTP ${reply.status} is not a client error` };
   if (fuzzCase.status !== undefined && reply.status !== fuzzCase.status) return { broken: `HTTP ${reply.status}, not ${fuzzCase.status}` };
   return "client error";

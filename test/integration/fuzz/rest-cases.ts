@@ -8,11 +8,52 @@ import type { World } from "./world.js";
 
 // REST cases: Twilio's routes with bad parameters, paths and framing.
 
-export const restParams = ["Status", "Identity", "UniqueName", "DateCreatedAfter", "DateCreatedBefore", "PageSize", "Page", "PageToken", "Type", "MaxParticipants", "EmptyRoomTimeout", "UnusedRoomTimeout", "MaxParticipantDuration", "StatusCallback", "StatusCallbackMethod"];
+export const restParams = [
+  "Status",
+  "Identity",
+  "UniqueName",
+  "DateCreatedAfter",
+  "DateCreatedBefore",
+  "PageSize",
+  "Page",
+  "PageToken",
+  "Type",
+  "MaxParticipants",
+  "EmptyRoomTimeout",
+  "UnusedRoomTimeout",
+  "MaxParticipantDuration",
+  "StatusCallback",
+  "StatusCallbackMethod",
+];
 export const badPageSizes = ["0", "1001", "-1", "1e9", "NaN", "1000000000", "0x10", "abc", "1.5", "9".repeat(20), "+-1", "%FF"];
 export const badPages = ["-1", "-5", "x", "1e3", "9".repeat(16)];
-export const badPageTokens = ["x", "!!!", "%25%25", "=====", "Y29ubmVjdGVk", Buffer.from("connected..PA00").toString("base64url"), Buffer.from("gone.1.PA" + "0".repeat(32)).toString("base64url"), Buffer.from("connected.12345678901234.PA" + "0".repeat(32)).toString("base64url"), "A".repeat(10_000), "%G1"];
-export const badDates = ["2026-13-01", "2026-02-30", "2026-04-31", "2026-00-10", "yesterday", "2026-01-01T25:00:00Z", "2026-01-01T10:61Z", "1767225600", "2026-1-1", "2026-01-01T00:00:00%2B25:00", "2026-01-01%2000:00:00", "2026-01-01T00:00:00.1234567890Z", "%C3%28"];
+export const badPageTokens = [
+  "x",
+  "!!!",
+  "%25%25",
+  "=====",
+  "Y29ubmVjdGVk",
+  Buffer.from("connected..PA00").toString("base64url"),
+  Buffer.from("gone.1.PA" + "0".repeat(32)).toString("base64url"),
+  Buffer.from("connected.12345678901234.PA" + "0".repeat(32)).toString("base64url"),
+  "A".repeat(10_000),
+  "%G1",
+];
+export const badDates = [
+  "2026-13-01",
+  "2026-02-30",
+  "2026-04-31",
+  "2026-00-10",
+  "yesterday",
+  "2026-01-01T25:00:00Z",
+  "2026-01-01T10:61Z",
+  "1767225600",
+  "2026-1-1",
+  "2026-01-01T00:00:00%2B25:00",
+  "2026-01-01%2000:00:00",
+  "2026-01-01T00:00:00.1234567890Z",
+  "%C3%28",
+];
 
 // One list parameter that makes any listing fail, rooms or participants.
 export function listPoison(rng: Random): string {
@@ -26,30 +67,71 @@ export function listPoison(rng: Random): string {
     case 3:
       return `${rng.pick(["DateCreatedAfter", "DateCreatedBefore"])}=${rng.pick(badDates)}`;
     case 4:
-      return rng.pick(["Status=connected&Status=connected", "PageSize=5&PageSize=5", "Status=completed&Status=in-progress", "Status=%00", "Status=CONNECTED&Status=IN-PROGRESS"]);
+      return rng.pick([
+        "Status=connected&Status=connected",
+        "PageSize=5&PageSize=5",
+        "Status=completed&Status=in-progress",
+        "Status=%00",
+        "Status=CONNECTED&Status=IN-PROGRESS",
+      ]);
     default:
       return `Status=${rng.pick(["open", "done", "x", "connected&Status=completed"])}`;
   }
 }
 
 export const createPoisons = [
-  "MaxParticipants=0", "MaxParticipants=51", "MaxParticipants=-1", "MaxParticipants=x", "MaxParticipants=1e1", "Type=huge", "Type=GROUP", "EmptyRoomTimeout=0",
-  "UnusedRoomTimeout=61", "MaxParticipantDuration=1", "StatusCallbackMethod=PUT", "StatusCallback=ftp%3A%2F%2Fx", "StatusCallback=not%20a%20url",
-  "UniqueName=%01", `UniqueName=${"x".repeat(129)}`, "UniqueName=a&UniqueName=b", "Type=group&Type=group",
+  "MaxParticipants=0",
+  "MaxParticipants=51",
+  "MaxParticipants=-1",
+  "MaxParticipants=x",
+  "MaxParticipants=1e1",
+  "Type=huge",
+  "Type=GROUP",
+  "EmptyRoomTimeout=0",
+  "UnusedRoomTimeout=61",
+  "MaxParticipantDuration=1",
+  "StatusCallbackMethod=PUT",
+  "StatusCallback=ftp%3A%2F%2Fx",
+  "StatusCallback=not%20a%20url",
+  "UniqueName=%01",
+  `UniqueName=${"x".repeat(129)}`,
+  "UniqueName=a&UniqueName=b",
+  "Type=group&Type=group",
 ];
 
-export const completePoisons = ["Status=in-progress", "Status=failed", "Status=COMPLETED", "Status=done", "Status=", "Status=completed&Status=completed", "Status=%00completed"];
-export const kickPoisons = ["Status=connected", "Status=reconnecting", "Status=DISCONNECTED", "Status=gone", "Status=", "Status=disconnected&Status=disconnected", "Status=disconnected%00"];
+export const completePoisons = [
+  "Status=in-progress",
+  "Status=failed",
+  "Status=COMPLETED",
+  "Status=done",
+  "Status=",
+  "Status=completed&Status=completed",
+  "Status=%00completed",
+];
+export const kickPoisons = [
+  "Status=connected",
+  "Status=reconnecting",
+  "Status=DISCONNECTED",
+  "Status=gone",
+  "Status=",
+  "Status=disconnected&Status=disconnected",
+  "Status=disconnected%00",
+];
 
 // Parameters that may or may not be wrong, mixed in with the poison.
 export function noise(rng: Random, world: World): Buffer[] {
   const parts: Buffer[] = [];
   for (let n = rng.int(4); n > 0; n--) {
-    const key = rng.chance(0.7) ? Buffer.from(rng.pick(restParams)) : rng.chance(0.5) ? Buffer.from(rng.pick(["", "x", "a[b]", ...brokenPercent])) : rng.bytes(1 + rng.int(6));
+    const key = rng.chance(0.7)
+      ? Buffer.from(rng.pick(restParams))
+      : rng.chance(0.5)
+        ? Buffer.from(rng.pick(["", "x", "a[b]", ...brokenPercent]))
+        : rng.bytes(1 + rng.int(6));
     const value = [
       () => Buffer.from(rng.pick(brokenPercent)),
       () => rng.bytes(rng.size()),
-      () => Buffer.from(rng.pick(["", "5", "0", "-1", "1001", "connected", "completed", "disconnected", "2026-01-01", "😀", "%F0%9F%98%80"])),
+      () =>
+        Buffer.from(rng.pick(["", "5", "0", "-1", "1001", "connected", "completed", "disconnected", "2026-01-01", "😀", "%F0%9F%98%80"])),
       () => Buffer.from(encodeURIComponent(wellFormed(fuzzText(rng, world).slice(0, 3000)))),
       () => Buffer.from("x".repeat(rng.pick([1000, 5000]))),
     ][rng.int(5)]!();
@@ -100,7 +182,12 @@ export function absentRoom(rng: Random, world: World): string {
 
 export function absentParticipant(rng: Random, world: World): string {
   for (;;) {
-    const name = rng.pick([() => "PA" + rng.hex(32), () => "nobody", () => rng.pick([...brokenPercent, "%00", "%2F"]), () => encodeURIComponent(wellFormed(fuzzText(rng, world).slice(0, 200)))])();
+    const name = rng.pick([
+      () => "PA" + rng.hex(32),
+      () => "nobody",
+      () => rng.pick([...brokenPercent, "%00", "%2F"]),
+      () => encodeURIComponent(wellFormed(fuzzText(rng, world).slice(0, 200))),
+    ])();
     if (safeSegment(name, world)) return name;
   }
 }
@@ -119,7 +206,25 @@ export function safeSegment(segment: string, world: World): boolean {
   return decoded !== "" && !seededNames.includes(decoded.toLowerCase());
 }
 
-export const tricks = ["..", ".", "%2e%2e", "%2E%2e", ".%2e", "", "%2F", "a%2Fb", "%00", "%", "%G1", "%C3%28", "%FF%FE", "%5C", "\\", ";", "%3B"];
+export const tricks = [
+  "..",
+  ".",
+  "%2e%2e",
+  "%2E%2e",
+  ".%2e",
+  "",
+  "%2F",
+  "a%2Fb",
+  "%00",
+  "%",
+  "%G1",
+  "%C3%28",
+  "%FF%FE",
+  "%5C",
+  "\\",
+  ";",
+  "%3B",
+];
 
 export function restCase(rng: Random, world: World, http: 1 | 2): Case {
   const real = encodeURIComponent(world.room.name);
@@ -139,7 +244,15 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
     case 1:
       name = "list participants with a bad parameter";
       path = `/v1/Rooms/${someRoom()}/Participants`;
-      query = paramsOf(rng, [rng.chance(0.8) ? listPoison(rng) : rng.pick(["Identity=%00", `Identity=${"x".repeat(129)}`, "Identity=%01a", "Status=completed", "Status=in-progress"])], noise(rng, world));
+      query = paramsOf(
+        rng,
+        [
+          rng.chance(0.8)
+            ? listPoison(rng)
+            : rng.pick(["Identity=%00", `Identity=${"x".repeat(129)}`, "Identity=%01a", "Status=completed", "Status=in-progress"]),
+        ],
+        noise(rng, world),
+      );
       break;
     case 2:
       name = "create a room with a bad parameter";
@@ -178,20 +291,50 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
     case 8:
       name = "a method the route does not take";
       // HTTP/1.1's parser refuses methods it does not know; HTTP/2 passes any token on.
-      method = rng.pick(["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "HEAD", "PROPFIND", "FOO", ...(http === 1 ? ["get", "post"] : ["QUERY"])]);
-      path = rng.pick(["/v1/Rooms", `/v1/Rooms/${someRoom()}`, `/v1/Rooms/${someRoom()}/Participants`, `/v1/Rooms/${real}/Participants/${rng.pick(world.participants)}`, `/v1/Rooms/${real}/Participants/ann/Anonymize`]);
+      method = rng.pick([
+        "PUT",
+        "DELETE",
+        "PATCH",
+        "OPTIONS",
+        "TRACE",
+        "HEAD",
+        "PROPFIND",
+        "FOO",
+        ...(http === 1 ? ["get", "post"] : ["QUERY"]),
+      ]);
+      path = rng.pick([
+        "/v1/Rooms",
+        `/v1/Rooms/${someRoom()}`,
+        `/v1/Rooms/${someRoom()}/Participants`,
+        `/v1/Rooms/${real}/Participants/${rng.pick(world.participants)}`,
+        `/v1/Rooms/${real}/Participants/ann/Anonymize`,
+      ]);
       break;
     case 9:
       name = "an unknown path";
       method = rng.pick(["GET", "POST"]);
-      path = rng.pick(["/v1/Foo", "/v1/rooms", `/v1/Rooms/${real}/Recordings`, `/v1/Rooms/${real}/participants`, `/v1/Rooms/${real}/Participants/ann/PublishedTracks`, `/v1/Rooms/${real}/Participants/ann/Anonymize/x`, "/v1/Rooms/a/b/c/d/e/f", "/v1/", "/v1"]);
+      path = rng.pick([
+        "/v1/Foo",
+        "/v1/rooms",
+        `/v1/Rooms/${real}/Recordings`,
+        `/v1/Rooms/${real}/participants`,
+        `/v1/Rooms/${real}/Participants/ann/PublishedTracks`,
+        `/v1/Rooms/${real}/Participants/ann/Anonymize/x`,
+        "/v1/Rooms/a/b/c/d/e/f",
+        "/v1/",
+        "/v1",
+      ]);
       query = paramsOf(rng, [listPoison(rng)], []);
       form = paramsOf(rng, [rng.pick(createPoisons), rng.pick(completePoisons)], []);
       break;
     case 10: {
       name = "a path trick";
       method = rng.pick(["GET", "POST"]);
-      const segments = ["Rooms", rng.chance(0.5) ? rng.pick(tricks) : absentRoom(rng, world), rng.chance(0.5) ? "Participants" : rng.pick(tricks)];
+      const segments = [
+        "Rooms",
+        rng.chance(0.5) ? rng.pick(tricks) : absentRoom(rng, world),
+        rng.chance(0.5) ? "Participants" : rng.pick(tricks),
+      ];
       if (rng.chance(0.6)) segments.push(rng.chance(0.5) ? rng.pick(tricks) : absentParticipant(rng, world));
       if (rng.chance(0.3)) segments.splice(rng.int(segments.length + 1), 0, rng.pick(tricks));
       path = "/v1/" + segments.join(rng.chance(0.2) ? "//" : "/") + rng.pick(["", "", "/", "//", "/."]);
@@ -204,7 +347,13 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
     default:
       name = "a path that leaves /v1 when resolved";
       method = rng.pick(["GET", "POST"]);
-      path = rng.pick(["/v1/../abc/Rooms", "/v1/../xyz/Rooms/absent", "/v1/%2e%2e/abc/Rooms", "/v1/./../qq/Rooms", "/v1/Rooms/../../abc/Rooms"]);
+      path = rng.pick([
+        "/v1/../abc/Rooms",
+        "/v1/../xyz/Rooms/absent",
+        "/v1/%2e%2e/abc/Rooms",
+        "/v1/./../qq/Rooms",
+        "/v1/Rooms/../../abc/Rooms",
+      ]);
       query = paramsOf(rng, [listPoison(rng)], []);
       form = paramsOf(rng, [rng.pick(createPoisons)], []);
       status = 404;
@@ -227,7 +376,19 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
     switch (changes.find(([p]) => rng.chance(p))?.[1]) {
       case "content type":
         name += ", a wrong content type";
-        headers = [["content-type", rng.pick(["multipart/form-data; boundary=x", "application/json", "text/plain", "", "application/x-www-form-urlencoded, text/plain", "form"])]];
+        headers = [
+          [
+            "content-type",
+            rng.pick([
+              "multipart/form-data; boundary=x",
+              "application/json",
+              "text/plain",
+              "",
+              "application/x-www-form-urlencoded, text/plain",
+              "form",
+            ]),
+          ],
+        ];
         break;
       case "large field":
         name += ", a 100 kB field within the limit";
@@ -239,7 +400,15 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
         break;
       case "invalid UTF-8":
         name += ", invalid UTF-8 in the body";
-        body = Buffer.concat([body, Buffer.from("&"), rng.pick(invalidUtf8), Buffer.from("="), rng.pick(invalidUtf8), Buffer.from("&UniqueName="), rng.pick(invalidUtf8)]);
+        body = Buffer.concat([
+          body,
+          Buffer.from("&"),
+          rng.pick(invalidUtf8),
+          Buffer.from("="),
+          rng.pick(invalidUtf8),
+          Buffer.from("&UniqueName="),
+          rng.pick(invalidUtf8),
+        ]);
         break;
     }
   }
@@ -276,10 +445,34 @@ export function http1FramingCase(rng: Random, request: WireRequest): Case {
     ["a chunk longer than its size", [["transfer-encoding", "chunked"]], Buffer.from("2\r\nabcdef\r\n0\r\n\r\n")],
     ["a content-length that is not a number", [["content-length", "abc"]], Buffer.from("Status=x")],
     ["a negative content-length", [["content-length", "-1"]], Buffer.from("Status=x")],
-    ["two different content-lengths", [["content-length", "3"], ["content-length", "5"]], Buffer.from("Status")],
-    ["both content-length and chunked", [["content-length", "3"], ["transfer-encoding", "chunked"]], Buffer.from("3\r\nabc\r\n0\r\n\r\n")],
+    [
+      "two different content-lengths",
+      [
+        ["content-length", "3"],
+        ["content-length", "5"],
+      ],
+      Buffer.from("Status"),
+    ],
+    [
+      "both content-length and chunked",
+      [
+        ["content-length", "3"],
+        ["transfer-encoding", "chunked"],
+      ],
+      Buffer.from("3\r\nabc\r\n0\r\n\r\n"),
+    ],
     ["an unknown transfer-encoding", [["transfer-encoding", "gzip, fuzz"]], Buffer.from("abc")],
   ];
   const [name, headers, body] = rng.pick(framings);
-  return { name: `HTTP/1.1 framing: ${name}`, protocol: "rest", request: { ...request, method: "POST", headers: [...request.headers.filter(([key]) => key !== "content-length"), ...headers], body, ownFraming: true } };
+  return {
+    name: `HTTP/1.1 framing: ${name}`,
+    protocol: "rest",
+    request: {
+      ...request,
+      method: "POST",
+      headers: [...request.headers.filter(([key]) => key !== "content-length"), ...headers],
+      body,
+      ownFraming: true,
+    },
+  };
 }

@@ -12,7 +12,16 @@ import { decompressed, refused, type RpcTarget, shortName, type World } from "./
 // RPC cases: Connect JSON and binary, gRPC and gRPC-Web requests with bad
 // messages, envelopes, headers and paths.
 
-export const unknownMethodPaths = ["/rollcall.v1.ParticipantService/Nope", "/rollcall.v1.Nope/Get", "/rollcall.v1.RoomService/get", "/rollcall.v1.RoomService/Get/", "//rollcall.v1.RoomService/Get", "/rollcall.v1.RoomService", "/", "/rollcall.v1.RoomService/Get%00"];
+export const unknownMethodPaths = [
+  "/rollcall.v1.ParticipantService/Nope",
+  "/rollcall.v1.Nope/Get",
+  "/rollcall.v1.RoomService/get",
+  "/rollcall.v1.RoomService/Get/",
+  "//rollcall.v1.RoomService/Get",
+  "/rollcall.v1.RoomService",
+  "/",
+  "/rollcall.v1.RoomService/Get%00",
+];
 
 export function connectJsonCase(rng: Random, world: World): Case {
   const target = rng.pick(world.targets);
@@ -28,7 +37,23 @@ export function connectJsonCase(rng: Random, world: World): Case {
   } else {
     body = jsonPayload(rng, target, world);
   }
-  let headers: [string, string][] = [["content-type", rng.chance(0.85) ? "application/json" : rng.pick(["application/json; charset=utf-8", "application/json;charset=UTF-8", "APPLICATION/JSON", "application/json; charset=latin1", "text/json", "application/x-www-form-urlencoded", "application/jsonx", ""])]];
+  let headers: [string, string][] = [
+    [
+      "content-type",
+      rng.chance(0.85)
+        ? "application/json"
+        : rng.pick([
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "APPLICATION/JSON",
+            "application/json; charset=latin1",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+            "",
+          ]),
+    ],
+  ];
   const version = rng.pick([undefined, undefined, undefined, "1", "2", "", "banana"]);
   if (version !== undefined) headers.push(["connect-protocol-version", version]);
   if (rng.chance(0.05)) headers.push(["connect-timeout-ms", rng.pick(["abc", "-1", "1.5", "99999999999", " 5", "1e3"])]);
@@ -69,7 +94,12 @@ export function connectBinaryCase(rng: Random, world: World): Case {
   if (kind < 6) {
     name += ": unary application/proto";
     body = rng.chance(0.03) ? padded(target, false, maxRequestBytes + rng.int(50_000)) : protoPayload(rng, target, world);
-    headers.push(["content-type", rng.chance(0.9) ? "application/proto" : rng.pick(["application/protobuf", "application/x-protobuf", "application/proto; charset=utf-8"])]);
+    headers.push([
+      "content-type",
+      rng.chance(0.9)
+        ? "application/proto"
+        : rng.pick(["application/protobuf", "application/x-protobuf", "application/proto; charset=utf-8"]),
+    ]);
     if (rng.chance(0.1)) {
       const encoding = rng.pick(["gzip", "gzip", "br", "snappy"]);
       headers.push(["content-encoding", encoding]);
@@ -127,7 +157,10 @@ export function framedBody(rng: Random, target: RpcTarget, world: World, json: b
     case 3:
       return { name: "no frame", body: Buffer.alloc(0), payloads: [] };
     case 4:
-      return framed("two frames", [[0, payload()], [0, payload()]]);
+      return framed("two frames", [
+        [0, payload()],
+        [0, payload()],
+      ]);
     case 5: {
       const one = framed("a frame and garbage", [[0, payload()]]);
       return { ...one, body: Buffer.concat([one.body, rng.bytes(1 + rng.int(10))]) };
@@ -168,8 +201,25 @@ export function grpcCase(rng: Random, world: World, port: "main" | "grpc", web: 
   let contentType = web ? "application/grpc-web+proto" : "application/grpc";
   if (rng.chance(0.1)) {
     contentType = web
-      ? rng.pick(["application/grpc-web", "application/grpc-web+json", "application/grpc-web-text", "application/grpc-web-text+proto", "application/grpc", "text/plain", ""])
-      : rng.pick(["application/grpc+proto", "application/grpc+json", "application/grpcx", "application/grpc+foo", "text/plain", "application/json", "application/proto", ""]);
+      ? rng.pick([
+          "application/grpc-web",
+          "application/grpc-web+json",
+          "application/grpc-web-text",
+          "application/grpc-web-text+proto",
+          "application/grpc",
+          "text/plain",
+          "",
+        ])
+      : rng.pick([
+          "application/grpc+proto",
+          "application/grpc+json",
+          "application/grpcx",
+          "application/grpc+foo",
+          "text/plain",
+          "application/json",
+          "application/proto",
+          "",
+        ]);
     // Read as a Connect unary call, the whole body is the message.
     if (!refused(target, framed.body)) contentType = web ? "application/grpc-web" : "application/grpc";
     name += `, content-type ${JSON.stringify(contentType)}`;
@@ -196,7 +246,10 @@ export function grpcCase(rng: Random, world: World, port: "main" | "grpc", web: 
   if (rng.chance(0.04)) path = rng.pick(unknownMethodPaths);
   const protocol = protocolOf(contentType, port);
   const jsonCodec = (protocol === "grpc" || protocol === "grpc-web") && port === "main" && contentType.endsWith("+json");
-  const unanswered = jsonCodec && framed.payloads.some((p) => [p, ...decompressed(p)].some((bytes) => /\p{Cs}/u.test(jsonErrorOf(target, bytes) ?? ""))) ? unansweredJsonError : undefined;
+  const unanswered =
+    jsonCodec && framed.payloads.some((p) => [p, ...decompressed(p)].some((bytes) => /\p{Cs}/u.test(jsonErrorOf(target, bytes) ?? "")))
+      ? unansweredJsonError
+      : undefined;
   return { name, protocol, request: { http, port, method, path, headers, body: framed.body }, unanswered };
 }
 

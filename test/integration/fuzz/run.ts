@@ -39,8 +39,14 @@ export async function eachConcurrently<T>(items: T[], work: (item: T, index: num
 }
 
 export function describeRequest(request: WireRequest): string {
-  const preview = request.body.subarray(0, 80).toString("latin1").replace(/[^\x20-\x7e]/g, ".");
-  const headers = request.headers.map(([name, value]) => `${name}: ${value.length > 40 ? value.slice(0, 40) + "…" : value}`).slice(0, 6).join("; ");
+  const preview = request.body
+    .subarray(0, 80)
+    .toString("latin1")
+    .replace(/[^\x20-\x7e]/g, ".");
+  const headers = request.headers
+    .map(([name, value]) => `${name}: ${value.length > 40 ? value.slice(0, 40) + "…" : value}`)
+    .slice(0, 6)
+    .join("; ");
   return `HTTP/${request.http} ${request.port} port: ${request.method} ${request.path.slice(0, 160)}${request.path.length > 160 ? "…" : ""} [${headers}] ${request.body.length} bytes "${preview}"`;
 }
 
@@ -119,16 +125,28 @@ export function fuzz(store: string, share: number, settings: () => Partial<Confi
             broken.push(`  case ${index} (${fuzzCase.name}): ${verdict.broken}${message}\n    ${describeRequest(fuzzCase.request)}`);
           }
         });
-        const tally = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]).map(([key, n]) => `${key} ×${n}`).join(", ");
-        summary.push(`${transport.name}: ${cases.length} requests: ${tally(classes)}${deviations.size > 0 ? `; tolerated: ${tally(deviations)}` : ""}`);
+        const tally = (map: Map<string, number>) =>
+          [...map]
+            .sort((a, b) => b[1] - a[1])
+            .map(([key, n]) => `${key} ×${n}`)
+            .join(", ");
+        summary.push(
+          `${transport.name}: ${cases.length} requests: ${tally(classes)}${deviations.size > 0 ? `; tolerated: ${tally(deviations)}` : ""}`,
+        );
         const failures = broken.slice(0, 20).join("\n");
-        expect(broken.length, `${transport.name} on the ${store}: ${broken.length} of ${cases.length} replies broke the rule; replay with FUZZ_SEED=${seed}\n${failures}\n`).to.equal(0);
+        expect(
+          broken.length,
+          `${transport.name} on the ${store}: ${broken.length} of ${cases.length} replies broke the rule; replay with FUZZ_SEED=${seed}\n${failures}\n`,
+        ).to.equal(0);
       });
     }
 
     it("the server still answers, and logged no internal error", async () => {
       expect((await rooms.get({ room: world.room.name })).room!.sid).to.equal(world.room.sid);
-      expect(server.logs.filter((line) => line.includes("internal error")), `FUZZ_SEED=${seed}`).to.deep.equal([]);
+      expect(
+        server.logs.filter((line) => line.includes("internal error")),
+        `FUZZ_SEED=${seed}`,
+      ).to.deep.equal([]);
     });
   });
 }

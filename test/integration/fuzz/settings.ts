@@ -26,7 +26,8 @@ export function seedFromEnv(): number {
   const text = process.env.FUZZ_SEED;
   if (text === undefined || text === "") return randomInt(2 ** 32);
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** 32) throw new Error(`FUZZ_SEED must be an integer from 0 to 4294967295, got ${text}`);
+  if (!Number.isInteger(value) || value < 0 || value >= 2 ** 32)
+    throw new Error(`FUZZ_SEED must be an integer from 0 to 4294967295, got ${text}`);
   return value;
 }
 

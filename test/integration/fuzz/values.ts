@@ -8,7 +8,16 @@ import { refused, type RpcTarget, type World } from "./world.js";
 // mutated or poisoned), padding, credentials and headers.
 
 export const brokenPercent = ["%", "%G1", "%C3%28", "%FF%FE", "%%", "%2", "%u0041", "%E2%82", "%ED%A0%80", "%C0%AF"];
-export const invalidUtf8 = [[0x80], [0xff], [0xfe, 0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc0, 0xaf], [0xe2, 0x82]].map((b) => Buffer.from(b));
+export const invalidUtf8 = [
+  [0x80],
+  [0xff],
+  [0xfe, 0xff],
+  [0xc3, 0x28],
+  [0xed, 0xa0, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xc0, 0xaf],
+  [0xe2, 0x82],
+].map((b) => Buffer.from(b));
 
 export function fuzzText(rng: Random, world: World): string {
   switch (rng.int(10)) {
@@ -30,7 +39,8 @@ export function fuzzText(rng: Random, world: World): string {
       return rng.pick(["..", "../..", "/", "%2F", "{RM00}:p:*", "*", "a b", "%00", "?", "#", ...brokenPercent]);
     default: {
       let text = "";
-      for (let i = rng.size(); i > 0; i--) text += rng.chance(0.1) ? String.fromCharCode(0xd800 + rng.int(0x800)) : String.fromCodePoint(rng.int(0x11000));
+      for (let i = rng.size(); i > 0; i--)
+        text += rng.chance(0.1) ? String.fromCharCode(0xd800 + rng.int(0x800)) : String.fromCodePoint(rng.int(0x11000));
       return text;
     }
   }
@@ -38,7 +48,17 @@ export function fuzzText(rng: Random, world: World): string {
 
 export const int32s = [0, 1, -1, 50, 51, 59, 61, 599, 600, 86_400, 86_401, 1000, 1001, 2 ** 31 - 1, -(2 ** 31)];
 export const enums = [0, 1, 2, 3, 4, 99, -1, 2 ** 31 - 1];
-export const timestampSeconds = [0n, -1n, 1_767_225_600n, -62_135_596_800n, -62_135_596_801n, 253_402_300_799n, 253_402_300_800n, 2n ** 62n, -(2n ** 62n)];
+export const timestampSeconds = [
+  0n,
+  -1n,
+  1_767_225_600n,
+  -62_135_596_800n,
+  -62_135_596_801n,
+  253_402_300_799n,
+  253_402_300_800n,
+  2n ** 62n,
+  -(2n ** 62n),
+];
 export const timestampNanos = [0, 999_999_999, 1_000_000_000, -1, 2 ** 31 - 1];
 
 export function fieldValue(rng: Random, field: DescField, world: World): unknown {
@@ -87,7 +107,12 @@ export function mutate(rng: Random, bytes: Buffer): Buffer {
 export function protoPayload(rng: Random, target: RpcTarget, world: World): Buffer {
   for (;;) {
     const message = randomMessage(rng, target.method.input, world);
-    let bytes = [() => rng.bytes(rng.size()), () => message, () => mutate(rng, message), () => Buffer.concat([message, rng.bytes(1 + rng.int(8))])][rng.int(4)]!();
+    let bytes = [
+      () => rng.bytes(rng.size()),
+      () => message,
+      () => mutate(rng, message),
+      () => Buffer.concat([message, rng.bytes(1 + rng.int(8))]),
+    ][rng.int(4)]!();
     if (rng.chance(0.5)) bytes = Buffer.concat([bytes, target.poison.binary]);
     if (refused(target, bytes)) return bytes;
   }
@@ -95,26 +120,65 @@ export function protoPayload(rng: Random, target: RpcTarget, world: World): Buff
 
 // JSON for a field: well typed or not, nested, huge, badly escaped.
 export function jsonValue(rng: Random, field: DescField | undefined, world: World): string {
-  const nest = (depth: number) => (rng.chance(0.5) ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth));
+  const nest = (depth: number) =>
+    rng.chance(0.5) ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
   switch (rng.int(10)) {
     case 0:
     case 1:
     case 2:
     case 3:
       if (field?.fieldKind === "enum") {
-        return rng.pick(['"PARTICIPANT_STATUS_DISCONNECTED"', '"ROOM_STATUS_COMPLETED"', '"PARTICIPANT_STATUS_GONE"', '"ROOM_STATUS_"', '""', '"room_status_completed"', "2", "99", "-1", "null", "2.5"]);
+        return rng.pick([
+          '"PARTICIPANT_STATUS_DISCONNECTED"',
+          '"ROOM_STATUS_COMPLETED"',
+          '"PARTICIPANT_STATUS_GONE"',
+          '"ROOM_STATUS_"',
+          '""',
+          '"room_status_completed"',
+          "2",
+          "99",
+          "-1",
+          "null",
+          "2.5",
+        ]);
       }
       if (field?.fieldKind === "message") {
-        return rng.pick(['"2026-01-01T00:00:00Z"', '"10000-01-01T00:00:00Z"', '"0000-12-31T23:59:59Z"', '"2026-02-30T00:00:00Z"', '"yesterday"', '"2026-01-01T00:00:00.0000000001Z"', "0", '{"seconds":1}']);
+        return rng.pick([
+          '"2026-01-01T00:00:00Z"',
+          '"10000-01-01T00:00:00Z"',
+          '"0000-12-31T23:59:59Z"',
+          '"2026-02-30T00:00:00Z"',
+          '"yesterday"',
+          '"2026-01-01T00:00:00.0000000001Z"',
+          "0",
+          '{"seconds":1}',
+        ]);
       }
       if (field?.fieldKind === "scalar" && field.scalar !== ScalarType.STRING) {
-        return rng.pick(["0", "1", "-1", "51", "1001", "2147483648", "-2147483649", "1e308", "1.5", "-0", '"12"', '"abc"', "9007199254740993", "1e-7", '"0x10"', '" 5"']);
+        return rng.pick([
+          "0",
+          "1",
+          "-1",
+          "51",
+          "1001",
+          "2147483648",
+          "-2147483649",
+          "1e308",
+          "1.5",
+          "-0",
+          '"12"',
+          '"abc"',
+          "9007199254740993",
+          "1e-7",
+          '"0x10"',
+          '" 5"',
+        ]);
       }
       return JSON.stringify(fuzzText(rng, world));
     case 4:
       return rng.pick(["true", "false", "null"]);
     case 5:
-      return rng.pick(["[]", "{}", '["a"]', '{"a":1}', '[null]']);
+      return rng.pick(["[]", "{}", '["a"]', '{"a":1}', "[null]"]);
     case 6:
       return nest(rng.pick([10, 100, 1000, 5000]));
     case 7:
@@ -131,7 +195,8 @@ export const unknownKeys = ["unknown", "__proto__", "constructor", "prototype", 
 export function jsonObject(rng: Random, target: RpcTarget, world: World, poisoned: boolean): string {
   const pairs: [string, string][] = [];
   for (const field of target.method.input.fields) {
-    if (rng.chance(0.6)) pairs.push([rng.pick([field.jsonName, field.name, field.name.toUpperCase(), `${field.jsonName} `]), jsonValue(rng, field, world)]);
+    if (rng.chance(0.6))
+      pairs.push([rng.pick([field.jsonName, field.name, field.name.toUpperCase(), `${field.jsonName} `]), jsonValue(rng, field, world)]);
   }
   if (rng.chance(0.3)) pairs.push([rng.pick(unknownKeys), jsonValue(rng, undefined, world)]);
   if (poisoned) for (const [key, value] of Object.entries(target.poison.json)) pairs.push([key, JSON.stringify(value)]);
@@ -147,7 +212,11 @@ export function mutateJson(rng: Random, text: string): Buffer {
         bytes = bytes.subarray(0, at);
         break;
       case 1:
-        bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(rng.pick(["{", "}", "[", "]", ":", ",", '"', "\\", " ", "\u0000", "x"])), bytes.subarray(at)]);
+        bytes = Buffer.concat([
+          bytes.subarray(0, at),
+          Buffer.from(rng.pick(["{", "}", "[", "]", ":", ",", '"', "\\", " ", "\u0000", "x"])),
+          bytes.subarray(at),
+        ]);
         break;
       case 2:
         bytes = Buffer.concat([bytes.subarray(0, at), rng.pick(invalidUtf8), bytes.subarray(at)]);

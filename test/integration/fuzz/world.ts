@@ -78,7 +78,12 @@ export function rpcTargets(world: Omit<World, "targets">): RpcTarget[] {
     target(
       m.r.list,
       { binary: stringField(6, "!"), json: { pageToken: "!" } },
-      (r) => badPageToken(r.pageToken) || badPageSize(r.pageSize) || badEnum(r.status) || badTimestamp(r.dateCreatedAfter) || badTimestamp(r.dateCreatedBefore),
+      (r) =>
+        badPageToken(r.pageToken) ||
+        badPageSize(r.pageSize) ||
+        badEnum(r.status) ||
+        badTimestamp(r.dateCreatedAfter) ||
+        badTimestamp(r.dateCreatedBefore),
     ),
     target(m.r.update, roomEmpty, (r) => !seeded(r.room) || r.status !== RoomStatus.COMPLETED),
   ];
@@ -108,7 +113,9 @@ export function outside(value: number | undefined, min: number, max: number): bo
 // below a second), which JSON decoding refuses and binary decoding lets through.
 export function badTimestamp(timestamp: Timestamp | undefined): boolean {
   if (timestamp === undefined) return false;
-  return timestamp.seconds < -62_135_596_800n || timestamp.seconds > 253_402_300_799n || timestamp.nanos < 0 || timestamp.nanos > 999_999_999;
+  return (
+    timestamp.seconds < -62_135_596_800n || timestamp.seconds > 253_402_300_799n || timestamp.nanos < 0 || timestamp.nanos > 999_999_999
+  );
 }
 
 // Whether the server must refuse this body however it reads it: as protobuf
@@ -121,7 +128,10 @@ export function decodings(target: RpcTarget, bytes: Uint8Array): unknown[] {
   const input = target.method.input;
   const found: unknown[] = [];
   // The server decodes as connect-node does: JSON leniently as UTF-8, unknown keys ignored.
-  for (const decode of [() => fromBinary(input, bytes), () => fromJsonString(input, new TextDecoder().decode(bytes), { ignoreUnknownFields: true })]) {
+  for (const decode of [
+    () => fromBinary(input, bytes),
+    () => fromJsonString(input, new TextDecoder().decode(bytes), { ignoreUnknownFields: true }),
+  ]) {
     try {
       found.push(decode());
     } catch {

@@ -36,7 +36,10 @@ export function expectSame<T>(actual: T, expected: T, message: () => string): vo
 // Strictly ascending, which also rules out repeats.
 export function expectStrictlyOrdered<T>(records: T[], order: (a: T, b: T) => number, what: () => string): void {
   for (let i = 1; i < records.length; i++) {
-    check(order(records[i - 1]!, records[i]!) < 0, () => `${what()}: records ${i - 1} and ${i} out of order or repeated: ${show(records.slice(i - 1, i + 1))}`);
+    check(
+      order(records[i - 1]!, records[i]!) < 0,
+      () => `${what()}: records ${i - 1} and ${i} out of order or repeated: ${show(records.slice(i - 1, i + 1))}`,
+    );
   }
 }
 
@@ -48,7 +51,10 @@ export interface TimeWindow {
 }
 
 export function inWindow(time: number, window: TimeWindow): boolean {
-  return (window.dateCreatedAfter === undefined || time >= window.dateCreatedAfter) && (window.dateCreatedBefore === undefined || time < window.dateCreatedBefore);
+  return (
+    (window.dateCreatedAfter === undefined || time >= window.dateCreatedAfter) &&
+    (window.dateCreatedBefore === undefined || time < window.dateCreatedBefore)
+  );
 }
 
 // The pages of one listing: every page but the last full, and all of them in
@@ -60,6 +66,10 @@ export function checkPages<R extends { sid: string; sequence: number }>(pages: R
     else check(page.length <= size, () => `last page ${i} of ${size} holds ${page.length}`);
   });
   const listed = pages.flat();
-  expectStrictlyOrdered(listed, (a, b) => comparePositions(timeOf(a), a.sequence, timeOf(b), b.sequence), () => "pages");
+  expectStrictlyOrdered(
+    listed,
+    (a, b) => comparePositions(timeOf(a), a.sequence, timeOf(b), b.sequence),
+    () => "pages",
+  );
   return listed;
 }

@@ -158,7 +158,9 @@ export class ConcurrentRun {
     const bySid = new Map<string, ParticipantRecord>();
     for (const snapshot of snapshots) {
       const sid = snapshot.room.sid;
-      expect(snapshot.all.map((p) => p.sid).sort(), `participants of ${sid} against the joins reported`).to.deep.equal([...(this.joined.get(sid) ?? [])].sort());
+      expect(snapshot.all.map((p) => p.sid).sort(), `participants of ${sid} against the joins reported`).to.deep.equal(
+        [...(this.joined.get(sid) ?? [])].sort(),
+      );
       for (const p of snapshot.all) bySid.set(p.sid, p);
     }
     for (const sid of log.kicked) expect(bySid.get(sid)?.status, `kicked ${sid}`).to.equal("disconnected");
@@ -173,28 +175,45 @@ export class ConcurrentRun {
 
   // --- operations of a batch, each checked on its own ---
 
-  private joinOp(log: BatchLog, target: string, identity: string, allowed: () => ErrorReason[], done?: (outcome: Outcome<JoinResult>) => void): BatchOp {
+  private joinOp(
+    log: BatchLog,
+    target: string,
+    identity: string,
+    allowed: () => ErrorReason[],
+    done?: (outcome: Outcome<JoinResult>) => void,
+  ): BatchOp {
     log.identities.add(identity);
     const sid = canonical(target, roomSidForm);
     if (sid !== undefined) log.rooms.add(sid);
-    return this.op("join", `${show(target)} as ${show(identity)}`, () => this.participantOps.join(this.account, target, identity), (outcome) => {
-      done?.(outcome);
-      if (!outcome.ok) return expectRefused(outcome, ...allowed());
-      const { participant, displaced } = outcome.value;
-      expect([participant.identity, participant.status, participant.accountSid, participant.endTime]).to.deep.equal([identity, "connected", this.account, undefined]);
-      expect(participant.startTime).to.be.at.least(this.base);
-      if (sid !== undefined) expect(participant.roomSid).to.equal(sid);
-      if (displaced !== undefined) {
-        expect([displaced.identity, displaced.status, displaced.roomSid]).to.deep.equal([identity, "disconnected", participant.roomSid]);
-        expect(displaced.endTime).to.be.at.least(displaced.startTime);
-      }
-      this.register(participant);
-      log.rooms.add(participant.roomSid);
-    });
+    return this.op(
+      "join",
+      `${show(target)} as ${show(identity)}`,
+      () => this.participantOps.join(this.account, target, identity),
+      (outcome) => {
+        done?.(outcome);
+        if (!outcome.ok) return expectRefused(outcome, ...allowed());
+        const { participant, displaced } = outcome.value;
+        expect([participant.identity, participant.status, participant.accountSid, participant.endTime]).to.deep.equal([
+          identity,
+          "connected",
+          this.account,
+          undefined,
+        ]);
+        expect(participant.startTime).to.be.at.least(this.base);
+        if (sid !== undefined) expect(participant.roomSid).to.equal(sid);
+        if (displaced !== undefined) {
+          expect([displaced.identity, displaced.status, displaced.roomSid]).to.deep.equal([identity, "disconnected", participant.roomSid]);
+          expect(displaced.endTime).to.be.at.least(displaced.startTime);
+        }
+        this.register(participant);
+        log.rooms.add(participant.roomSid);
+      },
+    );
   }
 
   private participantRef(room: string): string {
-    const sid = canonical(room, roomSidForm) ?? [...this.rooms.values()].find((r) => r.status === "in-progress" && r.uniqueName === room)?.sid;
+    const sid =
+      canonical(room, roomSidForm) ?? [...this.rooms.values()].find((r) => r.status === "in-progress" && r.uniqueName === room)?.sid;
     const known = [...(this.joined.get(sid ?? "") ?? [])];
     return known.length > 0 && this.rng.chance(0.5) ? this.rng.pick(known.slice(-10)) : this.rng.pick(identities);
   }
@@ -206,18 +225,23 @@ export class ConcurrentRun {
     else log.identities.add(ref);
     // An ad-hoc room ends with its last participant: a kick may complete it.
     log.completionRefs.add(canonical(room, roomSidForm) ?? room);
-    return this.op("kick", `${show(ref)} in ${show(room)}`, () => this.participantOps.update(this.account, room, ref, "disconnected"), (outcome) => {
-      if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
-      const p = outcome.value;
-      expect(p.status).to.equal("disconnected");
-      expect(p.endTime).to.be.at.least(p.startTime);
-      // A kick by identity finds the participant, then disconnects it by sid:
-      // an anonymization may come in between.
-      if (bySid) expect(p.sid).to.equal(ref);
-      else expect([ref, p.sid]).to.include(p.identity);
-      log.kicked.push(p.sid);
-      log.rooms.add(p.roomSid);
-    });
+    return this.op(
+      "kick",
+      `${show(ref)} in ${show(room)}`,
+      () => this.participantOps.update(this.account, room, ref, "disconnected"),
+      (outcome) => {
+        if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
+        const p = outcome.value;
+        expect(p.status).to.equal("disconnected");
+        expect(p.endTime).to.be.at.least(p.startTime);
+        // A kick by identity finds the participant, then disconnects it by sid:
+        // an anonymization may come in between.
+        if (bySid) expect(p.sid).to.equal(ref);
+        else expect([ref, p.sid]).to.include(p.identity);
+        log.kicked.push(p.sid);
+        log.rooms.add(p.roomSid);
+      },
+    );
   }
 
   private anonymizeOp(log: BatchLog, room: string): BatchOp {
@@ -225,48 +249,68 @@ export class ConcurrentRun {
     const bySid = participantSidForm.test(ref);
     if (bySid) log.participantSids.add(ref);
     else log.identities.add(ref);
-    return this.op("anonymize", `${show(ref)} in ${show(room)}`, () => this.participantOps.anonymize(this.account, room, ref), (outcome) => {
-      if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
-      const p = outcome.value;
-      expect(p.identity).to.equal(p.sid);
-      if (bySid) expect(p.sid).to.equal(ref);
-      log.anonymized.push(p.sid);
-      log.rooms.add(p.roomSid);
-    });
+    return this.op(
+      "anonymize",
+      `${show(ref)} in ${show(room)}`,
+      () => this.participantOps.anonymize(this.account, room, ref),
+      (outcome) => {
+        if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
+        const p = outcome.value;
+        expect(p.identity).to.equal(p.sid);
+        if (bySid) expect(p.sid).to.equal(ref);
+        log.anonymized.push(p.sid);
+        log.rooms.add(p.roomSid);
+      },
+    );
   }
 
   private getParticipantOp(log: BatchLog, room: string, ref = this.participantRef(room)): BatchOp {
     const bySid = participantSidForm.test(ref);
-    return this.op("get participant", `${show(ref)} in ${show(room)}`, () => this.participantOps.get(this.account, room, ref), (outcome) => {
-      if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
-      const p = outcome.value;
-      if (bySid) expect(p.sid).to.equal(ref);
-      else expect([p.identity, isPresent(p)], "the present participant of an identity").to.deep.equal([ref, true]);
-      log.rooms.add(p.roomSid);
-    });
+    return this.op(
+      "get participant",
+      `${show(ref)} in ${show(room)}`,
+      () => this.participantOps.get(this.account, room, ref),
+      (outcome) => {
+        if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
+        const p = outcome.value;
+        if (bySid) expect(p.sid).to.equal(ref);
+        else expect([p.identity, isPresent(p)], "the present participant of an identity").to.deep.equal([ref, true]);
+        log.rooms.add(p.roomSid);
+      },
+    );
   }
 
   private completeOp(log: BatchLog, room: string): BatchOp {
     log.completionRefs.add(canonical(room, roomSidForm) ?? room);
-    return this.op("complete", show(room), () => this.roomOps.update(this.account, room, "completed"), (outcome) => {
-      if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
-      const r = outcome.value;
-      expect(r.status).to.equal("completed");
-      expect(r.endTime).to.be.at.least(r.dateCreated);
-      expect(canonical(room, roomSidForm) !== undefined ? r.sid : r.uniqueName).to.equal(canonical(room, roomSidForm) ?? room);
-      log.completed.push(r.sid);
-      log.rooms.add(r.sid);
-    });
+    return this.op(
+      "complete",
+      show(room),
+      () => this.roomOps.update(this.account, room, "completed"),
+      (outcome) => {
+        if (!outcome.ok) return expectRefused(outcome, ...this.missing(room));
+        const r = outcome.value;
+        expect(r.status).to.equal("completed");
+        expect(r.endTime).to.be.at.least(r.dateCreated);
+        expect(canonical(room, roomSidForm) !== undefined ? r.sid : r.uniqueName).to.equal(canonical(room, roomSidForm) ?? room);
+        log.completed.push(r.sid);
+        log.rooms.add(r.sid);
+      },
+    );
   }
 
   private createOp(log: BatchLog, name: string | undefined): BatchOp {
     const maxParticipants = this.rng.between(1, maxParticipantsLimit);
-    return this.op("create", `${show(name)} max ${maxParticipants}`, () => this.roomOps.create(this.account, { uniqueName: name, maxParticipants }), (outcome) => {
-      if (!outcome.ok) return expectRefused(outcome, "room_exists");
-      const r = outcome.value;
-      expect([r.uniqueName, r.status, r.maxParticipants]).to.deep.equal([name ?? r.sid, "in-progress", maxParticipants]);
-      log.rooms.add(r.sid);
-    });
+    return this.op(
+      "create",
+      `${show(name)} max ${maxParticipants}`,
+      () => this.roomOps.create(this.account, { uniqueName: name, maxParticipants }),
+      (outcome) => {
+        if (!outcome.ok) return expectRefused(outcome, "room_exists");
+        const r = outcome.value;
+        expect([r.uniqueName, r.status, r.maxParticipants]).to.deep.equal([name ?? r.sid, "in-progress", maxParticipants]);
+        log.rooms.add(r.sid);
+      },
+    );
   }
 
   // Refusals that a room named by name may meet: no in-progress room holds it
@@ -296,7 +340,12 @@ export class ConcurrentRun {
         const pages: ParticipantRecord[][] = [];
         let pageToken: string | undefined;
         do {
-          const page = await this.participantOps.list(this.account, { room, ...filters, pageSize: sizes[pages.length % sizes.length], pageToken });
+          const page = await this.participantOps.list(this.account, {
+            room,
+            ...filters,
+            pageSize: sizes[pages.length % sizes.length],
+            pageToken,
+          });
           pages.push(page.participants);
           pageToken = page.nextPageToken || undefined;
           if (pages.length > 10_000) throw new Error("a listing that never ends");
@@ -316,7 +365,10 @@ export class ConcurrentRun {
         check(new Set(listed.map((p) => p.roomSid)).size <= 1, () => `a listing of ${show(room)} spans rooms`);
         for (const p of listed) {
           check(
-            p.status === status && (roomSid === undefined || p.roomSid === roomSid) && (filters.identity === undefined || p.identity === filters.identity) && inWindow(p.startTime, filters),
+            p.status === status &&
+              (roomSid === undefined || p.roomSid === roomSid) &&
+              (filters.identity === undefined || p.identity === filters.identity) &&
+              inWindow(p.startTime, filters),
             () => `${show(p)} listed with ${show(filters)} (status ${status}) from ${show(room)}`,
           );
         }
@@ -352,7 +404,9 @@ export class ConcurrentRun {
         const listed = checkPages(succeeded(outcome), sizes, (r) => r.dateCreated);
         for (const r of listed) {
           check(
-            r.status === (filters.status ?? "in-progress") && (filters.uniqueName === undefined || r.uniqueName === filters.uniqueName) && inWindow(r.dateCreated, filters),
+            r.status === (filters.status ?? "in-progress") &&
+              (filters.uniqueName === undefined || r.uniqueName === filters.uniqueName) &&
+              inWindow(r.dateCreated, filters),
             () => `${show(r)} listed with ${show(filters)}`,
           );
         }
@@ -370,8 +424,17 @@ export class ConcurrentRun {
       const sids = new Set(listed.map((r) => r.sid));
       for (const room of before.values()) {
         const stable = room.status === "completed" || !log.completionMayTarget(room);
-        if (!stable || room.status !== status || (filters.uniqueName !== undefined && room.uniqueName !== filters.uniqueName) || !inWindow(room.dateCreated, filters)) continue;
-        expect(sids.has(room.sid), `${status} room ${room.sid} (${show(room.uniqueName)}), untouched by the batch, missing from rooms listed with ${show(filters)}: ${show([...sids])}`).to.equal(true);
+        if (
+          !stable ||
+          room.status !== status ||
+          (filters.uniqueName !== undefined && room.uniqueName !== filters.uniqueName) ||
+          !inWindow(room.dateCreated, filters)
+        )
+          continue;
+        expect(
+          sids.has(room.sid),
+          `${status} room ${room.sid} (${show(room.uniqueName)}), untouched by the batch, missing from rooms listed with ${show(filters)}: ${show([...sids])}`,
+        ).to.equal(true);
       }
     }
     for (const { room, filters, listed } of log.participantWalks) {
@@ -381,8 +444,17 @@ export class ConcurrentRun {
       const sids = new Set(listed.map((p) => p.sid));
       for (const p of snapshot.all) {
         const stable = !log.participantSids.has(p.sid) && (p.status === "disconnected" || !log.identities.has(p.identity));
-        if (!stable || p.status !== status || (filters.identity !== undefined && p.identity !== filters.identity) || !inWindow(p.startTime, filters)) continue;
-        expect(sids.has(p.sid), `${status} participant ${p.sid} (${show(p.identity)}), untouched by the batch, missing from ${show(room)} listed with ${show(filters)}`).to.equal(true);
+        if (
+          !stable ||
+          p.status !== status ||
+          (filters.identity !== undefined && p.identity !== filters.identity) ||
+          !inWindow(p.startTime, filters)
+        )
+          continue;
+        expect(
+          sids.has(p.sid),
+          `${status} participant ${p.sid} (${show(p.identity)}), untouched by the batch, missing from ${show(room)} listed with ${show(filters)}`,
+        ).to.equal(true);
       }
     }
   }
@@ -399,7 +471,11 @@ export class ConcurrentRun {
       target = this.rng.pick(roomNames);
     } else {
       const open = this.open();
-      target = (open.length === 0 || this.rng.chance(0.3) ? await this.newRoom(this.rng.between(1, maxParticipantsLimit)) : this.rng.pick(open.slice(-4))).sid;
+      target = (
+        open.length === 0 || this.rng.chance(0.3)
+          ? await this.newRoom(this.rng.between(1, maxParticipantsLimit))
+          : this.rng.pick(open.slice(-4))
+      ).sid;
     }
     const byName = canonical(target, roomSidForm) === undefined;
     const priorRoom = byName ? await this.store.findRoomByName(this.account, target) : this.rooms.get(target);
@@ -415,7 +491,16 @@ export class ConcurrentRun {
         [10, "list"],
         [10, "get"],
       ] as const);
-      if (kind === "join") ops.push(this.joinOp(log, target, identity, () => ["room_full"], (outcome) => joins.push({ identity, outcome })));
+      if (kind === "join")
+        ops.push(
+          this.joinOp(
+            log,
+            target,
+            identity,
+            () => ["room_full"],
+            (outcome) => joins.push({ identity, outcome }),
+          ),
+        );
       else if (kind === "list") ops.push(this.listParticipantsOp(log, target));
       else ops.push(this.getParticipantOp(log, target, identity));
     }
@@ -452,7 +537,10 @@ export class ConcurrentRun {
       expect(displaced, `participants of ${identity} reported displaced`).to.deep.equal(replaced);
       for (const sid of replaced) expect(after.all.find((p) => p.sid === sid)?.status, `displaced ${sid}`).to.equal("disconnected");
     }
-    const expectedIdentities = new Set([...priorPresent.map((p) => p.identity), ...joins.filter((j) => j.outcome.ok).map((j) => j.identity)]);
+    const expectedIdentities = new Set([
+      ...priorPresent.map((p) => p.identity),
+      ...joins.filter((j) => j.outcome.ok).map((j) => j.identity),
+    ]);
     expect(after.present.map((p) => p.identity).sort(), "identities present after the storm").to.deep.equal([...expectedIdentities].sort());
     if (joins.some((j) => !j.outcome.ok)) expect(after.present.length, "a room that refused a join stays full").to.equal(max);
   }
@@ -499,17 +587,23 @@ export class ConcurrentRun {
       ] as const);
       const open = this.open();
       if (kind === "list") ops.push(this.listRoomsOp(log));
-      else if (kind === "complete") ops.push(this.completeOp(log, this.rng.chance(0.7) ? this.rng.pick(open).sid : this.rng.pick(roomNames)));
+      else if (kind === "complete")
+        ops.push(this.completeOp(log, this.rng.chance(0.7) ? this.rng.pick(open).sid : this.rng.pick(roomNames)));
       else if (kind === "create") ops.push(this.createOp(log, this.rng.chance(0.5) ? this.rng.pick(roomNames) : undefined));
       else {
         const ref = this.rng.chance(0.5) ? this.rng.pick([...this.rooms.keys()]) : this.rng.pick(roomNames);
         ops.push(
-          this.op("get room", show(ref), () => this.roomOps.get(this.account, ref), (outcome) => {
-            if (!outcome.ok) return expectRefused(outcome, ...this.missing(ref).filter((r) => r === "room_not_found"));
-            const r = outcome.value;
-            if (canonical(ref, roomSidForm) !== undefined) expect(r.sid).to.equal(ref);
-            else expect([r.uniqueName, r.status]).to.deep.equal([ref, "in-progress"]);
-          }),
+          this.op(
+            "get room",
+            show(ref),
+            () => this.roomOps.get(this.account, ref),
+            (outcome) => {
+              if (!outcome.ok) return expectRefused(outcome, ...this.missing(ref).filter((r) => r === "room_not_found"));
+              const r = outcome.value;
+              if (canonical(ref, roomSidForm) !== undefined) expect(r.sid).to.equal(ref);
+              else expect([r.uniqueName, r.status]).to.deep.equal([ref, "in-progress"]);
+            },
+          ),
         );
       }
     }
@@ -544,7 +638,14 @@ export class ConcurrentRun {
       if (kind === "join") {
         // A join by name retries once into the next room of the name, so it
         // can meet a completed room only if two completions ran under it.
-        const allowed = (): ErrorReason[] => (sid !== undefined ? (completedBefore.has(sid) ? ["room_completed"] : ["room_full", "room_completed"]) : completions > 1 ? ["room_full", "room_completed"] : ["room_full"]);
+        const allowed = (): ErrorReason[] =>
+          sid !== undefined
+            ? completedBefore.has(sid)
+              ? ["room_completed"]
+              : ["room_full", "room_completed"]
+            : completions > 1
+              ? ["room_full", "room_completed"]
+              : ["room_full"];
         ops.push(this.joinOp(log, room, this.rng.pick(identities), allowed));
       } else if (kind === "kick") ops.push(this.kickOp(log, room));
       else if (kind === "anonymize") ops.push(this.anonymizeOp(log, room));

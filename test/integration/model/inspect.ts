@@ -1,6 +1,13 @@
 import { expect } from "chai";
 import { durationSeconds } from "../../../src/operations/duration.js";
-import { type ParticipantRecord, type ParticipantStatus, participantStatuses, type RoomRecord, type RoomStatus, roomStatuses } from "../../../src/store/records.js";
+import {
+  type ParticipantRecord,
+  type ParticipantStatus,
+  participantStatuses,
+  type RoomRecord,
+  type RoomStatus,
+  roomStatuses,
+} from "../../../src/store/records.js";
 import type { Store } from "../../../src/store/store.js";
 import { byCreated, byStart, check, expectSame, expectStrictlyOrdered, isPresent, show } from "./checks.js";
 import { expectLogTellsState } from "./log-replay.js";
@@ -29,7 +36,11 @@ export async function inspectRoom(store: Store, account: string, sid: string, on
       names.map(async (identity) => {
         const [found, listed] = await Promise.all([
           store.findPresentParticipant(account, sid, identity),
-          Promise.all(participantStatuses.map(async (status) => (await store.listParticipants(account, sid, { status, identity, limit: everything })).participants)),
+          Promise.all(
+            participantStatuses.map(
+              async (status) => (await store.listParticipants(account, sid, { status, identity, limit: everything })).participants,
+            ),
+          ),
         ]);
         return { identity, found, listed };
       }),
@@ -49,7 +60,10 @@ export async function inspectRoom(store: Store, account: string, sid: string, on
     byStatus[status] = listed;
     expectStrictlyOrdered(listed, byStart, () => `${status} participants of ${sid}`);
     for (const p of listed) {
-      check(p.status === status && p.roomSid === sid && p.accountSid === account, () => `${show(p)} listed as ${status} in ${sid} of ${account}`);
+      check(
+        p.status === status && p.roomSid === sid && p.accountSid === account,
+        () => `${show(p)} listed as ${status} in ${sid} of ${account}`,
+      );
       if (status !== "disconnected") {
         check(p.endTime === undefined, () => `present ${p.sid} has an end_time: ${show(p)}`);
         continue;
@@ -73,11 +87,22 @@ export async function inspectRoom(store: Store, account: string, sid: string, on
   }
   // Identities that left, and identities replaced by anonymization, too: a
   // stale index member or directory entry would show up under them.
-  const others = only !== undefined ? [] : await byIdentity([...new Set(all.map((p) => p.identity).filter((identity) => !identities.includes(identity)))]);
+  const others =
+    only !== undefined
+      ? []
+      : await byIdentity([...new Set(all.map((p) => p.identity).filter((identity) => !identities.includes(identity)))]);
   for (const { identity, found, listed } of [...pooled, ...others]) {
-    expectSame(found, present.find((p) => p.identity === identity), () => `present participant ${show(identity)} of ${sid}`);
+    expectSame(
+      found,
+      present.find((p) => p.identity === identity),
+      () => `present participant ${show(identity)} of ${sid}`,
+    );
     participantStatuses.forEach((status, i) => {
-      expectSame(listed[i], byStatus[status].filter((p) => p.identity === identity), () => `${status} participants of ${sid} with identity ${show(identity)}`);
+      expectSame(
+        listed[i],
+        byStatus[status].filter((p) => p.identity === identity),
+        () => `${status} participants of ${sid} with identity ${show(identity)}`,
+      );
     });
   }
   // The change log, replayed up to where the listings read it, tells the same
@@ -110,17 +135,29 @@ export async function inspectAccount(store: Store, account: string): Promise<Map
     const listed = lists[i]!;
     byStatus.set(status, listed);
     expectStrictlyOrdered(listed, byCreated, () => `${status} rooms of ${account}`);
-    for (const room of listed) check(room.status === status && room.accountSid === account, () => `${show(room)} listed as ${status} in ${account}`);
+    for (const room of listed)
+      check(room.status === status && room.accountSid === account, () => `${show(room)} listed as ${status} in ${account}`);
   });
   const all = lists.flat();
-  check(new Set(all.map((r) => r.sid)).size === all.length, () => `a room of ${account} listed under two statuses: ${show(all.map((r) => r.sid))}`);
+  check(
+    new Set(all.map((r) => r.sid)).size === all.length,
+    () => `a room of ${account} listed under two statuses: ${show(all.map((r) => r.sid))}`,
+  );
   const open = byStatus.get("in-progress")!;
   const held = open.map((r) => r.uniqueName);
   check(new Set(held).size === held.length, () => `unique names held twice in ${account}: ${show(held)}`);
   for (const { name, found, listed } of await byName([...roomNames, ...held])) {
-    expectSame(found, open.find((r) => r.uniqueName === name), () => `in-progress room named ${show(name)}`);
+    expectSame(
+      found,
+      open.find((r) => r.uniqueName === name),
+      () => `in-progress room named ${show(name)}`,
+    );
     roomStatuses.forEach((status, i) => {
-      expectSame(listed[i], byStatus.get(status)!.filter((r) => r.uniqueName === name), () => `${status} rooms named ${show(name)}`);
+      expectSame(
+        listed[i],
+        byStatus.get(status)!.filter((r) => r.uniqueName === name),
+        () => `${status} rooms named ${show(name)}`,
+      );
     });
   }
   return byStatus;

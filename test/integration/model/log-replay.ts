@@ -32,9 +32,19 @@ export async function replayRoomLog(store: Store, account: string, roomSid: stri
 }
 
 // The log of a room rebuilds exactly the state read from the store.
-export async function expectLogTellsState(store: Store, account: string, room: RoomRecord, participants: ParticipantRecord[], end: string): Promise<void> {
+export async function expectLogTellsState(
+  store: Store,
+  account: string,
+  room: RoomRecord,
+  participants: ParticipantRecord[],
+  end: string,
+): Promise<void> {
   const replayed = await replayRoomLog(store, account, room.sid, end);
   expectSame(replayed.room, room, () => `room ${room.sid} as its log tells it`);
   const bySid = (a: ParticipantRecord, b: ParticipantRecord) => (a.sid < b.sid ? -1 : 1);
-  expectSame([...replayed.participants.values()].sort(bySid), [...participants].sort(bySid), () => `participants of ${room.sid} as its log tells them`);
+  expectSame(
+    [...replayed.participants.values()].sort(bySid),
+    [...participants].sort(bySid),
+    () => `participants of ${room.sid} as its log tells them`,
+  );
 }

@@ -90,7 +90,11 @@ export interface Listing<R extends { sid: string }, S extends string> {
   statuses: readonly S[];
   // The status asked for on the first page.
   status: S | undefined;
-  fetch(input: { status: S | undefined; pageSize: number | undefined; pageToken: string | undefined }): Promise<{ records: R[]; token: string }>;
+  fetch(input: {
+    status: S | undefined;
+    pageSize: number | undefined;
+    pageToken: string | undefined;
+  }): Promise<{ records: R[]; token: string }>;
   // Everything the listing names now, in order, once its status is settled.
   expected(status: S | undefined): Prediction<{ status: S; records: R[] }>;
   timeOf(record: R): number;

@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { type ListParticipantsInput, ParticipantOperations } from "../../../src/operations/participants.js";
 import { type CreateRoomInput, type ListRoomsInput, RoomOperations } from "../../../src/operations/rooms.js";
-import { type ParticipantRecord, type ParticipantStatus, participantStatuses, type RoomRecord, type RoomStatus, roomStatuses } from "../../../src/store/records.js";
+import {
+  type ParticipantRecord,
+  type ParticipantStatus,
+  participantStatuses,
+  type RoomRecord,
+  type RoomStatus,
+  roomStatuses,
+} from "../../../src/store/records.js";
 import type { Cursor, Store } from "../../../src/store/store.js";
 import { Random } from "../../support/random.js";
 import type { TestClock } from "../../support/timed-store.js";
@@ -10,7 +17,18 @@ import { inspectAccount, inspectRoom } from "./inspect.js";
 import { disconnectAt, type Listing, Model, type ModelRoom, presentWith, type Walk } from "./model.js";
 import { accept, attempt, expectRefused, type Prediction, refuse, succeeded } from "./outcomes.js";
 import { Stats } from "./replay.js";
-import { clockSteps, everything, fullCheckEvery, identities, maxParticipantsLimit, participantSidForm, roomNames, roomSidForm, sweepEvery, t0 } from "./settings.js";
+import {
+  clockSteps,
+  everything,
+  fullCheckEvery,
+  identities,
+  maxParticipantsLimit,
+  participantSidForm,
+  roomNames,
+  roomSidForm,
+  sweepEvery,
+  t0,
+} from "./settings.js";
 
 // The serial part: random steps, each predicted exactly by the model and
 // checked against what the store holds afterwards.
@@ -71,7 +89,9 @@ export class SerialRun {
     for (const room of rooms) this.touchedNames.add(room.record.uniqueName);
     const touchedIdentities = full ? undefined : [...this.touchedIdentities];
     await Promise.all([
-      ...[...this.touchedAccounts].map((account) => (full ? this.compareAccount(account) : this.compareNames(account, [...this.touchedNames]))),
+      ...[...this.touchedAccounts].map((account) =>
+        full ? this.compareAccount(account) : this.compareNames(account, [...this.touchedNames]),
+      ),
       ...rooms.map((room) => this.compareRoom(room, touchedIdentities)),
     ]);
     if ((index + 1) % sweepEvery === 0) await this.sweep();
@@ -79,7 +99,10 @@ export class SerialRun {
 
   // Every account and every room against the model.
   async sweep(): Promise<void> {
-    await Promise.all([...this.accounts.map((account) => this.compareAccount(account)), ...this.model.all().map((room) => this.compareRoom(room))]);
+    await Promise.all([
+      ...this.accounts.map((account) => this.compareAccount(account)),
+      ...this.model.all().map((room) => this.compareRoom(room)),
+    ]);
   }
 
   private async compareAccount(account: string): Promise<void> {
@@ -115,13 +138,20 @@ export class SerialRun {
       inspectRoom(this.store, accountSid, sid, identities),
       Promise.all(
         roomStatuses.map((status) =>
-          Promise.all([this.store.listRooms(accountSid, { status, ...window }), this.store.listRooms(accountSid, { status, uniqueName, ...window })]),
+          Promise.all([
+            this.store.listRooms(accountSid, { status, ...window }),
+            this.store.listRooms(accountSid, { status, uniqueName, ...window }),
+          ]),
         ),
       ),
     ]);
     expectSame(snapshot.room, room.record, () => `room ${sid}`);
     for (const status of participantStatuses) {
-      expectSame(snapshot.byStatus[status], room.participants.filter((p) => p.status === status).sort(byStart), () => `${status} participants of ${sid}`);
+      expectSame(
+        snapshot.byStatus[status],
+        room.participants.filter((p) => p.status === status).sort(byStart),
+        () => `${status} participants of ${sid}`,
+      );
     }
     const created = this.model
       .roomsOf(accountSid)
@@ -132,7 +162,11 @@ export class SerialRun {
       const [all, named] = listed[i]!;
       const expected = created.filter((r) => r.status === status);
       expectSame(all, expected, () => `${status} rooms created at ${dateCreated}`);
-      expectSame(named, expected.filter((r) => r.uniqueName === uniqueName), () => `${status} rooms named ${show(uniqueName)} created at ${dateCreated}`);
+      expectSame(
+        named,
+        expected.filter((r) => r.uniqueName === uniqueName),
+        () => `${status} rooms named ${show(uniqueName)} created at ${dateCreated}`,
+      );
     });
   }
 
@@ -585,7 +619,10 @@ export class SerialRun {
           return "refused";
         }
         const all = settled.value.records;
-        const rest = at === undefined ? all : all.filter((r) => comparePositions(listing.timeOf(r), r.sequence, at.cursor.time, at.cursor.sequence) > 0);
+        const rest =
+          at === undefined
+            ? all
+            : all.filter((r) => comparePositions(listing.timeOf(r), r.sequence, at.cursor.time, at.cursor.sequence) > 0);
         const { records, token } = succeeded(outcome);
         expectSame(records, rest.slice(0, size), () => `page of ${size}`);
         expect(token !== "", `a page token exactly when more than ${size} of ${rest.length} records follow`).to.equal(rest.length > size);

@@ -2,7 +2,7 @@
 // big-endian length, the data.
 
 export function* envelopes(body: Buffer): Generator<{ flags: number; data: Buffer }> {
-  for (let at = 0; at + 5 <= body.length; ) {
+  for (let at = 0; at + 5 <= body.length;) {
     const length = body.readUInt32BE(at + 1);
     yield { flags: body[at]!, data: body.subarray(at + 5, at + 5 + length) };
     at += 5 + length;

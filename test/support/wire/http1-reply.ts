@@ -35,7 +35,15 @@ export function dechunk(bytes: Buffer): { body: Buffer; trailers: Record<string,
     if (size === 0) {
       const end = bytes.indexOf("\r\n\r\n", lineEnd);
       if (end < 0) return undefined;
-      return { body: Buffer.concat(parts), trailers: headerFields(bytes.subarray(lineEnd + 2, end).toString("latin1").split("\r\n")) };
+      return {
+        body: Buffer.concat(parts),
+        trailers: headerFields(
+          bytes
+            .subarray(lineEnd + 2, end)
+            .toString("latin1")
+            .split("\r\n"),
+        ),
+      };
     }
     if (bytes.length < lineEnd + 2 + size + 2) return undefined;
     parts.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));

@@ -5,7 +5,11 @@ import { parseHttp1 } from "./http1-reply.js";
 // HTTP/1.1 written by hand over a socket, so that the request line, the
 // headers and the framing can be anything, as no HTTP client would send them.
 export function http1(port: number, request: WireRequest, timeoutMs: number): Promise<Outcome> {
-  const lines = [`${request.method} ${request.path} HTTP/1.1`, `host: 127.0.0.1:${port}`, ...request.headers.map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    `${request.method} ${request.path} HTTP/1.1`,
+    `host: 127.0.0.1:${port}`,
+    ...request.headers.map(([name, value]) => `${name}: ${value}`),
+  ];
   if (!request.ownFraming) lines.push(`content-length: ${request.body.length}`);
   lines.push("connection: close", "", "");
   const bytes = Buffer.concat([Buffer.from(lines.join("\r\n"), "latin1"), request.body]);
@@ -28,7 +32,9 @@ export function http1(port: number, request: WireRequest, timeoutMs: number): Pr
     });
     // A reset after the server refused a large body is fine once the reply is in.
     socket.on("error", () => {});
-    socket.on("close", () => settle(parseHttp1(Buffer.concat(chunks), request.method === "HEAD", true) ?? { failure: "the connection closed without a reply" }));
+    socket.on("close", () =>
+      settle(parseHttp1(Buffer.concat(chunks), request.method === "HEAD", true) ?? { failure: "the connection closed without a reply" }),
+    );
     socket.write(bytes);
   });
 }
