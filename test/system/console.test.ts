@@ -358,7 +358,9 @@ describe("the browser console", function () {
     for (let i = 0; i < 30 && !(await kickPat.evaluate((button) => button === document.activeElement)); i++)
       await page.keyboard.press("Tab");
     expect(await kickPat.evaluate((button) => button === document.activeElement)).to.equal(true);
-    await page.keyboard.press("Enter");
+    // Enter on the button (pressed on the element itself, so that a repaint
+    // between finding the focus and the key press cannot lose the key).
+    await kickPat.press("Enter");
     // The dialog opens on Cancel; Escape closes it and gives the focus back.
     const dialog = page.getByRole("dialog");
     await dialog.waitFor();
@@ -366,7 +368,7 @@ describe("the browser console", function () {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     expect(await kickPat.evaluate((button) => button === document.activeElement)).to.equal(true);
-    await page.keyboard.press("Enter");
+    await kickPat.press("Enter");
     await dialog.waitFor();
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");
