@@ -318,7 +318,7 @@ export function restCase(rng: Random, world: World, http: 1 | 2): Case {
         "/v1/rooms",
         `/v1/Rooms/${real}/Recordings`,
         `/v1/Rooms/${real}/participants`,
-        `/v1/Rooms/${real}/Participants/ann/PublishedTracks`,
+        `/v1/Rooms/${real}/Participants/ann/publishedtracks`,
         `/v1/Rooms/${real}/Participants/ann/Anonymize/x`,
         "/v1/Rooms/a/b/c/d/e/f",
         "/v1/",
