@@ -347,37 +347,25 @@ export class RedisStore implements Store {
   }
 
   async listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]> {
-    return this.guard(async () => {
-      const { min, max } = lexRange(query);
-      const replies = (await this.roomScript(
-        "rcListTracks",
-        accountSid,
-        roomSid,
-        "tracks",
-        participantSid,
-        min,
-        max,
-        String(query.limit),
-      )) as TrackReply[];
-      return replies.map((reply) => decodeTrack(roomSid, reply)!);
-    });
+    const replies = (await this.listTrackIndex(accountSid, roomSid, "tracks", participantSid, query)) as TrackReply[];
+    return replies.map((reply) => decodeTrack(roomSid, reply)!);
   }
 
   async listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]> {
-    return this.guard(async () => {
-      const { min, max } = lexRange(query);
-      const replies = (await this.roomScript(
-        "rcListTracks",
-        accountSid,
-        roomSid,
-        "subscribed",
-        subscriberSid,
-        min,
-        max,
-        String(query.limit),
-      )) as SubscriptionReply[];
-      return replies.map((reply) => decodeSubscription(roomSid, reply));
-    });
+    const replies = (await this.listTrackIndex(accountSid, roomSid, "subscribed", subscriberSid, query)) as SubscriptionReply[];
+    return replies.map((reply) => decodeSubscription(roomSid, reply));
+  }
+
+  // A page of a participant's published ("tracks") or subscribed index.
+  private listTrackIndex(
+    accountSid: string,
+    roomSid: string,
+    index: "tracks" | "subscribed",
+    participantSid: string,
+    query: TrackQuery,
+  ): Promise<unknown> {
+    const { min, max } = lexRange(query);
+    return this.guard(() => this.roomScript("rcListTracks", accountSid, roomSid, index, participantSid, min, max, String(query.limit)));
   }
 
   async getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined> {

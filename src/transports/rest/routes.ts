@@ -125,7 +125,12 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
       methods: {
         GET: async ({ accountSid, args, params, base, path }) => {
           const list = listing(params, []);
-          const pages = tracks.publishedPages(accountSid, { ...named(args), pageSize: list.pageSize, pageToken: list.pageToken });
+          const pages = tracks.publishedPages(accountSid, {
+            room: arg(args, "room"),
+            participant: arg(args, "participant"),
+            pageSize: list.pageSize,
+            pageToken: list.pageToken,
+          });
           const page = (await pages.next()).value!;
           return ok({
             published_tracks: page.items.map((t) => publishedTrackJson(t, base)),
@@ -138,7 +143,12 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
       pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks", ":track"],
       methods: {
         GET: async ({ accountSid, args, base }) =>
-          ok(publishedTrackJson(await tracks.getPublished(accountSid, named(args).room, named(args).participant, named(args).track), base)),
+          ok(
+            publishedTrackJson(
+              await tracks.getPublished(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track")),
+              base,
+            ),
+          ),
       },
     },
     {
@@ -146,7 +156,12 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
       methods: {
         GET: async ({ accountSid, args, params, base, path }) => {
           const list = listing(params, []);
-          const pages = tracks.subscribedPages(accountSid, { ...named(args), pageSize: list.pageSize, pageToken: list.pageToken });
+          const pages = tracks.subscribedPages(accountSid, {
+            room: arg(args, "room"),
+            participant: arg(args, "participant"),
+            pageSize: list.pageSize,
+            pageToken: list.pageToken,
+          });
           const page = (await pages.next()).value!;
           return ok({
             subscribed_tracks: page.items.map((s) => subscribedTrackJson(s, base)),
@@ -160,7 +175,10 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
       methods: {
         GET: async ({ accountSid, args, base }) =>
           ok(
-            subscribedTrackJson(await tracks.getSubscribed(accountSid, named(args).room, named(args).participant, named(args).track), base),
+            subscribedTrackJson(
+              await tracks.getSubscribed(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track")),
+              base,
+            ),
           ),
       },
     },
@@ -168,9 +186,9 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribeRules"],
       methods: {
         GET: async ({ accountSid, args }) =>
-          ok(subscribeRulesJson(await tracks.getRules(accountSid, named(args).room, named(args).participant))),
+          ok(subscribeRulesJson(await tracks.getRules(accountSid, arg(args, "room"), arg(args, "participant")))),
         POST: async ({ accountSid, args, params }) =>
-          ok(subscribeRulesJson(await tracks.setRules(accountSid, named(args).room, named(args).participant, params.string("Rules")))),
+          ok(subscribeRulesJson(await tracks.setRules(accountSid, arg(args, "room"), arg(args, "participant"), params.string("Rules")))),
       },
     },
   ];
@@ -198,11 +216,6 @@ function arg(args: Record<string, string>, name: string): string {
   const value = args[name];
   if (value === undefined) throw new Error(`the route's pattern has no :${name} argument`);
   return value;
-}
-
-// The room, participant and track a participant subresource's path names.
-function named(args: Record<string, string>): { room: string; participant: string; track: string } {
-  return { room: args.room ?? "", participant: args.participant ?? "", track: args.track ?? "" };
 }
 
 function ok(body: unknown): RestReply {
