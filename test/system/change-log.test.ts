@@ -1,8 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,43 +12,21 @@ import { newSid } from "../../src/operations/sids.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { testLimits } from "../support/records.js";
 import { connectBinaryHttp2, yielded } from "../support/clients.js";
-import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcallProcess, stopProcess } from "../support/rollcall-process.js";
 import { testAccount } from "../support/rollcall.js";
 import { storedInvariantViolations } from "../support/stored-invariants.js";
 import { waitFor } from "../support/wait.js";
 import { watchUntil } from "../support/watch.js";
 
-// A rollcall process of its own, so that a test can SIGKILL it.
-async function rollcallProcess(
-  redisUrl: string,
-  credentialsFile: string,
-  env: Record<string, string> = {},
-): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      GRPC_PORT: "off",
-      REDIS_URL: redisUrl,
-      ROLLCALL_CREDENTIALS_FILE: credentialsFile,
-      ROLLCALL_REDIS_TIMEOUT_MS: "1000",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+// rollcall in a process of its own, so that a test can SIGKILL it.
+function rollcallProcess(redisUrl: string, credentialsFile: string, env: Record<string, string> = {}) {
+  return startRollcallProcess({
+    REDIS_URL: redisUrl,
+    ROLLCALL_CREDENTIALS_FILE: credentialsFile,
+    ROLLCALL_REDIS_TIMEOUT_MS: "1000",
+    ...env,
   });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start serving" });
-  if (child.exitCode !== null) throw new Error(`rollcall exited: ${output}`);
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill("SIGKILL");
-  await exited;
 }
 
 describe("the change log across crashes, instances and slow consumers", function () {
@@ -66,7 +43,7 @@ describe("the change log across crashes, instances and slow consumers", function
     writeFileSync(credentialsFile, JSON.stringify({ accounts: [{ sid: testAccount.sid, auth_token: testAccount.token }] }));
   });
   afterEach(async () => {
-    for (const child of children.splice(0)) await kill(child);
+    for (const child of children.splice(0)) await stopProcess(child);
     await redis.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -122,7 +99,7 @@ describe("the change log across crashes, instances and slow consumers", function
     };
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
     await waitFor(() => acknowledged.size >= 150, { timeoutMs: 30_000, what: "150 acknowledged changes" });
-    await Promise.all([redis.halt("SIGKILL"), kill(first.child)]);
+    await Promise.all([redis.halt("SIGKILL"), stopProcess(first.child)]);
     running = false;
     await Promise.all(workers);
     watching.abort();

@@ -1,6 +1,5 @@
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,8 @@ import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { roomKeys } from "../../src/store/redis/keys.js";
 import { CallbackReceiver } from "../support/callback-receiver.js";
 import { connectBinaryHttp2 } from "../support/clients.js";
-import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcallProcess, stopProcess, type RollcallProcess } from "../support/rollcall-process.js";
 import { testAccount } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
 
@@ -28,37 +28,21 @@ describe("status callbacks when the delivering instance is killed", function () 
     scratch = mkdtempSync(join(tmpdir(), "rollcall-callbacks-"));
   });
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, "exit");
-        child.kill("SIGKILL");
-        await exited;
-      }
-    }
+    for (const child of children.splice(0)) await stopProcess(child);
     await redis.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  async function instance(credentials: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-    const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        GRPC_PORT: "off",
-        REDIS_URL: redis.url,
-        ROLLCALL_CREDENTIALS_FILE: credentials,
-        ROLLCALL_CALLBACK_LEASE_MS: "1500",
-        ROLLCALL_CALLBACK_BACKOFF_MS: "50",
-        ROLLCALL_CALLBACK_BACKOFF_MAX_MS: "200",
-      },
-      stdio: ["ignore", "pipe", "inherit"],
+  async function instance(credentials: string): Promise<RollcallProcess> {
+    const started = await startRollcallProcess({
+      REDIS_URL: redis.url,
+      ROLLCALL_CREDENTIALS_FILE: credentials,
+      ROLLCALL_CALLBACK_LEASE_MS: "1500",
+      ROLLCALL_CALLBACK_BACKOFF_MS: "50",
+      ROLLCALL_CALLBACK_BACKOFF_MAX_MS: "200",
     });
-    children.push(child);
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start" });
-    return { url: `http://127.0.0.1:${port}`, child, output: () => output };
+    children.push(started.child);
+    return started;
   }
 
   it("delivers every event of every room, in order, after a SIGKILL of the instance that delivered", async () => {

@@ -1,6 +1,5 @@
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +7,8 @@ import { EventService, EventType, RoomEndReason, type Event } from "../../gen/ro
 import { RoomService, type Room } from "../../gen/rollcall/v1/room_pb.js";
 import { connectBinaryHttp2 } from "../support/clients.js";
 import { t0 } from "../support/records.js";
-import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRedis, type TestRedis } from "../support/redis-server.js";
+import { startRollcallProcess, stopProcess } from "../support/rollcall-process.js";
 import { startRollcall, testAccount } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
 import { roomLog } from "../support/watch.js";
@@ -74,23 +74,13 @@ describe("timers across instances, restarts and real time", function () {
     try {
       const urls: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const port = await freePort();
-        const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-          env: {
-            ...process.env,
-            PORT: String(port),
-            GRPC_PORT: "off",
-            REDIS_URL: redis.url,
-            ROLLCALL_CREDENTIALS_FILE: credentials,
-            ROLLCALL_CALLBACKS: "off",
-          },
-          stdio: ["ignore", "pipe", "inherit"],
+        const started = await startRollcallProcess({
+          REDIS_URL: redis.url,
+          ROLLCALL_CREDENTIALS_FILE: credentials,
+          ROLLCALL_CALLBACKS: "off",
         });
-        children.push(child);
-        let output = "";
-        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-        await waitFor(() => output.includes("serving") || child.exitCode !== null, { timeoutMs: 20_000, what: "rollcall to start" });
-        urls.push(`http://127.0.0.1:${port}`);
+        children.push(started.child);
+        urls.push(started.url);
       }
       const rooms = connectBinaryHttp2(RoomService, urls[0]!);
       const created: Room[] = [];
@@ -125,12 +115,7 @@ describe("timers across instances, restarts and real time", function () {
       expect(Math.max(...lags), `lags ${lags.join(", ")} ms`).to.be.below(1000);
       expect(Math.min(...lags)).to.be.at.least(0);
     } finally {
-      for (const child of children) {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill("SIGTERM");
-          await once(child, "exit");
-        }
-      }
+      for (const child of children) await stopProcess(child, "SIGTERM");
       rmSync(scratch, { recursive: true, force: true });
     }
   });
