@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { decodeTime, encodeTime } from "../src/store/lex-index.js";
-import type { ParticipantRecord, ParticipantStatus } from "../src/store/records.js";
+import type { ParticipantRecord, ParticipantStatus } from "../src/domain/records.js";
 
 // The join of the Redis store as it was before the change log (commit
 // c8ef070, src/store/redis-scripts.ts: the prelude and the `join` script,

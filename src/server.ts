@@ -16,14 +16,14 @@ import { LiveKitBridge } from "./livekit/livekit-bridge.js";
 import { isLiveKitWebhookPath } from "./livekit/webhook-ingest.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
-import { consoleFilesHandler, isConsolePath } from "./transports/console-files.js";
-import { OnePortServer } from "./transports/one-port-server.js";
+import { consoleFilesHandler, isConsolePath } from "./transports/http/console-files.js";
+import { OnePortServer } from "./transports/http/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
-import { authenticationInterceptor } from "./transports/rpc/authentication.js";
-import { errorInterceptor } from "./transports/rpc/errors.js";
-import { rpcNodeHandler } from "./transports/rpc/node-handler.js";
-import { GrpcJsServer } from "./transports/grpc-js-server.js";
-import { connectRoutes, publicServices, rpcServices } from "./transports/rpc/services.js";
+import { authenticationInterceptor } from "./transports/connect/authentication.js";
+import { errorInterceptor } from "./transports/connect/errors.js";
+import { rpcNodeHandler } from "./transports/connect/node-handler.js";
+import { GrpcJsServer } from "./transports/grpc-js/grpc-js-server.js";
+import { connectRoutes, publicServices, rpcServices } from "./services/services.js";
 
 export interface RunningServer {
   url: string;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import type { ChangeEvent } from "../store/records.js";
+import type { ChangeEvent } from "../domain/records.js";
 import { logShards, type CallbackBatch, type CallbackFailure, type Store } from "../store/store.js";
 import { callbackTarget } from "./callback-target.js";
 import type { Delivery, DeliveryOutcome } from "./delivery.js";

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { durationSeconds } from "../operations/duration.js";
-import type { ChangeEvent } from "../store/records.js";
+import type { ChangeEvent } from "../domain/records.js";
 
 // The status callback Twilio sends for a room event: its form parameters and
 // its X-Twilio-Signature.

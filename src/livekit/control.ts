@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { RoomServiceClient } from "livekit-server-sdk";
-import type { ChangeEvent } from "../store/records.js";
+import type { ChangeEvent } from "../domain/records.js";
 import { LogPositionError, logShards, type Store } from "../store/store.js";
 import { liveKitStateTtlMs } from "./webhook-mapping.js";
 

@@ -1,8 +1,8 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import { TokenVerifier, WebhookReceiver } from "livekit-server-sdk";
-import { RollcallError } from "../operations/errors.js";
-import { StoreUnavailableError, type Store } from "../store/store.js";
+import { RollcallError, StoreUnavailableError } from "../domain/errors.js";
+import type { Store } from "../store/store.js";
 import type { LiveKitMirror, LiveKitParticipantRef, LiveKitRoomRef, MappingOutcome } from "./webhook-mapping.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;

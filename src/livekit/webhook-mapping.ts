@@ -1,4 +1,4 @@
-import { RollcallError } from "../operations/errors.js";
+import { RollcallError } from "../domain/errors.js";
 import type { ParticipantOperations } from "../operations/participants.js";
 import type { RoomOperations } from "../operations/rooms.js";
 import type { LiveKitRoomState, Store } from "../store/store.js";

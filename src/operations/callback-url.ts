@@ -1,5 +1,5 @@
 import { BlockList, isIP } from "node:net";
-import { invalid } from "./errors.js";
+import { invalid } from "../domain/errors.js";
 
 // The rules a status callback URL must meet to be stored (a room's, or an
 // account's default in the credentials file).

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { logShards } from "../store/store.js";
-import { invalid } from "./errors.js";
+import { invalid } from "../domain/errors.js";
 
 // A Watch cursor is opaque to clients: the account it belongs to, the room
 // watched (or every room of the account), and the position in each log read:

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
-import type { ChangeEvent } from "../store/records.js";
+import type { ChangeEvent } from "../domain/records.js";
 import { LogPositionError, logShards, type LogBatch, type Store } from "../store/store.js";
-import { RollcallError, invalid } from "./errors.js";
+import { RollcallError, invalid } from "../domain/errors.js";
 import { decodeEventCursor, encodeEventCursor } from "./event-cursor.js";
 import type { RoomOperations } from "./rooms.js";
 

@@ -1,5 +1,5 @@
 import type { Cursor } from "../store/store.js";
-import { invalid } from "./errors.js";
+import { invalid } from "../domain/errors.js";
 
 // A page token is opaque to clients: the position of the last record of a page
 // (its ordering time, sequence and sid), the status the listing was for, so a resumed

@@ -1,8 +1,8 @@
-import type { DisconnectReason, ParticipantRecord, ParticipantStatus } from "../store/records.js";
+import type { DisconnectReason, ParticipantRecord, ParticipantStatus } from "../domain/records.js";
 import { encodeEventCursor } from "./event-cursor.js";
-import { participantStatuses } from "../store/records.js";
+import { participantStatuses } from "../domain/records.js";
 import type { Store } from "../store/store.js";
-import { invalid, quote, RollcallError } from "./errors.js";
+import { invalid, quote, RollcallError } from "../domain/errors.js";
 import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import type { RoomOperations } from "./rooms.js";
 import { checkIdentity, pageSizeOf } from "./rules.js";

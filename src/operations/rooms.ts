@@ -1,8 +1,8 @@
-import type { RoomRecord, RoomStatus } from "../store/records.js";
-import { roomStatuses } from "../store/records.js";
+import type { RoomRecord, RoomStatus } from "../domain/records.js";
+import { roomStatuses } from "../domain/records.js";
 import type { NewRoom, Store } from "../store/store.js";
 import { checkCallbackUrl } from "./callback-url.js";
-import { invalid, quote, RollcallError } from "./errors.js";
+import { invalid, quote, RollcallError } from "../domain/errors.js";
 import { cutPage, decodePageToken, encodePageToken } from "./page-token.js";
 import { checkRange, checkRoomName, pageSizeOf } from "./rules.js";
 import { newSid, parseSid } from "./sids.js";

@@ -1,4 +1,4 @@
-import { invalid, type ErrorReason } from "./errors.js";
+import { invalid, type ErrorReason } from "../domain/errors.js";
 import { parseSid } from "./sids.js";
 
 // The naming and range rules of rooms and participants, shared by every operation.

@@ -1,5 +1,5 @@
-import { trackKinds, type SubscribeRule, type TrackKind } from "../store/records.js";
-import { invalid, quote, type RollcallError } from "./errors.js";
+import { trackKinds, type SubscribeRule, type TrackKind } from "../domain/records.js";
+import { invalid, quote, type RollcallError } from "../domain/errors.js";
 
 // Twilio's subscribe rules (Track Subscriptions API): an array of 1 to 20
 // rules, each with a `type` (include or exclude) and either `all: true` alone

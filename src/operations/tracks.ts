@@ -1,6 +1,6 @@
-import type { SubscribeRule, SubscribeRules, SubscriptionRecord, TrackKind, TrackRecord } from "../store/records.js";
+import type { SubscribeRule, SubscribeRules, SubscriptionRecord, TrackKind, TrackRecord } from "../domain/records.js";
 import type { Cursor, Store, TrackFailure, TrackOutcome } from "../store/store.js";
-import { invalid, quote, RollcallError } from "./errors.js";
+import { invalid, quote, RollcallError } from "../domain/errors.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { ParticipantOperations } from "./participants.js";
 import { checkTrackName, pageSizeOf } from "./rules.js";

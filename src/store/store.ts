@@ -10,7 +10,7 @@ import type {
   SubscriptionRecord,
   TrackKind,
   TrackRecord,
-} from "./records.js";
+} from "../domain/records.js";
 
 // A position in a listing: the time a record is ordered by, the sequence that
 // breaks ties within that time, then its sid.
@@ -327,11 +327,6 @@ export interface Store extends CallbackStore, TimerStore, TrackStore, LiveKitSto
   // Resolves when the store answers; rejects with an unavailable error otherwise.
   ping(): Promise<void>;
   close(): Promise<void>;
-}
-
-// The store cannot be reached or did not answer in time.
-export class StoreUnavailableError extends Error {
-  override readonly name = "StoreUnavailableError";
 }
 
 // A log position that is no longer retained ("expired") or that the log never

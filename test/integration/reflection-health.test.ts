@@ -9,7 +9,7 @@ import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
-import { healthService } from "../../src/transports/rpc/health.js";
+import { healthService } from "../../src/services/health.js";
 import { collect, connectBinaryHttp2, connectJsonHttp1, rejection, yielded } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRollcall, testAccount } from "../support/rollcall.js";

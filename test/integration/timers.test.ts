@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
 import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
-import type { ChangeEvent } from "../../src/store/records.js";
+import type { ChangeEvent } from "../../src/domain/records.js";
 import { eachBackend } from "../support/backends.js";
 import { connectBinaryHttp2, rejection } from "../support/clients.js";
 import { t0 } from "../support/records.js";

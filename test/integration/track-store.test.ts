@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { newSid } from "../../src/operations/sids.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
-import type { ChangeEvent, ParticipantRecord, RoomRecord, TrackKind } from "../../src/store/records.js";
+import type { ChangeEvent, ParticipantRecord, RoomRecord, TrackKind } from "../../src/domain/records.js";
 import type { Store, TrackOutcome } from "../../src/store/store.js";
 import { roomRecord, t0, testLimits } from "../support/records.js";
 import { eachRedisTarget } from "../support/redis-targets.js";

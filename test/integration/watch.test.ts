@@ -7,7 +7,7 @@ import { DisconnectReason, EventService, EventType, type Event, type EventServic
 import { ParticipantService, ParticipantStatus } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService, RoomStatus } from "../../gen/rollcall/v1/room_pb.js";
 import { configFromEnv } from "../../src/config.js";
-import { RollcallError } from "../../src/operations/errors.js";
+import { RollcallError } from "../../src/domain/errors.js";
 import { encodeEventCursor } from "../../src/operations/event-cursor.js";
 import { EventOperations } from "../../src/operations/events.js";
 import { RoomOperations } from "../../src/operations/rooms.js";
@@ -15,7 +15,7 @@ import { newSid } from "../../src/operations/sids.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { Store } from "../../src/store/store.js";
 import { openStore, startServer } from "../../src/server.js";
-import { connectErrorOf } from "../../src/transports/rpc/errors.js";
+import { connectErrorOf } from "../../src/transports/connect/errors.js";
 import { eachBackend } from "../support/backends.js";
 import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection, yielded } from "../support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "../support/rollcall.js";

@@ -1,5 +1,5 @@
 import { newSid } from "../../src/operations/sids.js";
-import type { RoomRecord } from "../../src/store/records.js";
+import type { RoomRecord } from "../../src/domain/records.js";
 
 // The time stored records start from in tests that set times themselves.
 export const t0 = 1_700_000_000_000;

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { encodeTime } from "../../src/store/lex-index.js";
-import type { ParticipantRecord } from "../../src/store/records.js";
+import type { ParticipantRecord } from "../../src/domain/records.js";
 import { decodeEvent } from "../../src/store/redis/codec.js";
 
 // Reads what the Redis store keeps, key by key, and lists every way it breaks

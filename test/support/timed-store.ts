@@ -1,4 +1,4 @@
-import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../../src/store/records.js";
+import type { DisconnectReason, ParticipantRecord, RoomRecord } from "../../src/domain/records.js";
 import type { CreateRoomOutcome, JoinOutcome, ParticipantQuery, Store } from "../../src/store/store.js";
 
 // A wall clock that tests set: stores read it through their `now` option.

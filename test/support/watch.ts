@@ -1,6 +1,6 @@
 import type { Client } from "@connectrpc/connect";
 import type { EventService, Event } from "../../gen/rollcall/v1/event_pb.js";
-import type { ChangeEvent } from "../../src/store/records.js";
+import type { ChangeEvent } from "../../src/domain/records.js";
 import type { Store } from "../../src/store/store.js";
 
 // Reads a Watch until `enough` says so or the deadline passes, then cancels

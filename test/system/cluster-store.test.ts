@@ -5,12 +5,12 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
-import { StoreUnavailableError } from "../../src/store/store.js";
 import { connectJsonHttp1 } from "../support/clients.js";
 import { testLimits } from "../support/records.js";
 import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
 import { freePort } from "../support/redis-server.js";
 import { startRollcall } from "../support/rollcall.js";
+import { StoreUnavailableError } from "../../src/domain/errors.js";
 
 function portOf(node: string): number {
   return Number(node.slice(node.lastIndexOf(":") + 1));

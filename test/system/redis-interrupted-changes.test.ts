@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { newSid } from "../../src/operations/sids.js";
 import { encodeTime } from "../../src/store/lex-index.js";
-import type { RoomRecord } from "../../src/store/records.js";
+import type { RoomRecord } from "../../src/domain/records.js";
 import { accountKeys, roomKeys } from "../../src/store/redis/keys.js";
 import type { RedisStore } from "../../src/store/redis/redis-store.js";
 import { roomRecord, t0 } from "../support/records.js";

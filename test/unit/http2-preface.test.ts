@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { http2Preface, prefaceVerdict } from "../../src/transports/http2-preface.js";
+import { http2Preface, prefaceVerdict } from "../../src/transports/http/http2-preface.js";
 
 describe("the HTTP/2 preface check of the one port", () => {
   it("is undecided while the bytes are a beginning of the preface, nothing included", () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { RollcallError } from "../../src/operations/errors.js";
+import { RollcallError } from "../../src/domain/errors.js";
 import { cutPage, decodePageToken, encodePageToken } from "../../src/operations/page-token.js";
 
 const statuses = ["connected", "disconnected"] as const;

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { RollcallError } from "../../src/operations/errors.js";
+import { RollcallError } from "../../src/domain/errors.js";
 import { Params } from "../../src/transports/rest/params.js";
 
 const params = (query: string) => new Params(new URLSearchParams(query));

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { RollcallError } from "../../src/operations/errors.js";
+import { RollcallError } from "../../src/domain/errors.js";
 import { checkIdentity, checkRange, checkRoomName, defaultPageSize, pageSizeOf } from "../../src/operations/rules.js";
 
 function refusal(check: () => unknown): RollcallError {

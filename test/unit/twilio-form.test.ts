@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { callbackParameters } from "../../src/callbacks/twilio-form.js";
-import type { ChangeEvent, ParticipantRecord, TrackRecord } from "../../src/store/records.js";
+import type { ChangeEvent, ParticipantRecord, TrackRecord } from "../../src/domain/records.js";
 import { roomRecord, t0 } from "../support/records.js";
 
 // Twilio's status callback parameters for track events.

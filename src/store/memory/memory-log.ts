@@ -1,5 +1,5 @@
 import { LogPositionError, type FollowOptions, type LogBatch, type LoggedEvent } from "../store.js";
-import type { ChangeEvent } from "../records.js";
+import type { ChangeEvent } from "../../domain/records.js";
 
 // One log of the memory store: events in order, each with the id
 // "<time>-<counter>", the counter counting this log's appends from 1. Old

@@ -14,7 +14,7 @@ import {
   type SubscribeRules,
   type SubscriptionRecord,
   type TrackRecord,
-} from "../records.js";
+} from "../../domain/records.js";
 import {
   logShards,
   shardOf,

@@ -13,7 +13,7 @@ import {
   type SubscriptionRecord,
   type TrackKind,
   type TrackRecord,
-} from "../records.js";
+} from "../../domain/records.js";
 
 // The fields of the room and participant hashes, in the order in which the
 // scripts read them (HMGET) and return them. Times are 13-digit millisecond

@@ -1,5 +1,5 @@
 import { Cluster, Redis } from "ioredis";
-import { StoreUnavailableError } from "../store.js";
+import { StoreUnavailableError } from "../../domain/errors.js";
 
 // Connections to Redis and the policy for their failures.
 

@@ -1,4 +1,4 @@
-import type { ParticipantStatus, RoomStatus } from "../records.js";
+import type { ParticipantStatus, RoomStatus } from "../../domain/records.js";
 import { shardOf } from "../store.js";
 
 // An account's rooms are spread over 16 shards by the last hex digit of their

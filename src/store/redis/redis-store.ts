@@ -9,7 +9,7 @@ import type {
   SubscribeRules,
   SubscriptionRecord,
   TrackRecord,
-} from "../records.js";
+} from "../../domain/records.js";
 import {
   logShards,
   type CallbackBatch,

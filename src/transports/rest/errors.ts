@@ -1,4 +1,4 @@
-import type { ErrorReason } from "../../operations/errors.js";
+import type { ErrorReason } from "../../domain/errors.js";
 
 // Twilio's error codes and HTTP statuses for rollcall's error reasons.
 const twilioErrors: Record<ErrorReason, { status: number; code: number }> = {

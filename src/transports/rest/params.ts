@@ -1,4 +1,4 @@
-import { invalid } from "../../operations/errors.js";
+import { invalid } from "../../domain/errors.js";
 
 // The parameters of a Twilio request: a query string, or a form body. Names
 // are case-sensitive, unknown names are ignored, and a parameter that takes

@@ -1,5 +1,5 @@
 import { durationSeconds } from "../../operations/duration.js";
-import type { ParticipantRecord, RoomRecord, SubscribeRules, SubscriptionRecord, TrackRecord } from "../../store/records.js";
+import type { ParticipantRecord, RoomRecord, SubscribeRules, SubscriptionRecord, TrackRecord } from "../../domain/records.js";
 
 // Twilio's JSON for rooms and participants: snake_case keys, dates to the
 // second in UTC, null for absent values, absolute URLs.

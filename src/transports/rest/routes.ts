@@ -1,9 +1,9 @@
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
 import type { TrackOperations } from "../../operations/tracks.js";
-import { invalid } from "../../operations/errors.js";
+import { invalid } from "../../domain/errors.js";
 import { defaultPageSize } from "../../operations/rules.js";
-import { participantStatuses, roomStatuses } from "../../store/records.js";
+import { participantStatuses, roomStatuses } from "../../domain/records.js";
 import type { Params } from "./params.js";
 import { listMeta, participantJson, publishedTrackJson, roomJson, subscribedTrackJson, subscribeRulesJson } from "./render.js";
 

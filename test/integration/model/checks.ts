@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { isDeepStrictEqual } from "node:util";
-import type { ParticipantRecord, RoomRecord } from "../../../src/store/records.js";
+import type { ParticipantRecord, RoomRecord } from "../../../src/domain/records.js";
 
 // Checks shared by the serial and the concurrent runs: orders, time windows,
 // pages, and failures that say what was expected.

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import type { ErrorReason } from "../../../src/operations/errors.js";
+import type { ErrorReason } from "../../../src/domain/errors.js";
 import { type JoinResult, ParticipantOperations } from "../../../src/operations/participants.js";
 import { RoomOperations } from "../../../src/operations/rooms.js";
-import type { ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "../../../src/store/records.js";
+import type { ParticipantRecord, ParticipantStatus, RoomRecord, RoomStatus } from "../../../src/domain/records.js";
 import type { Store } from "../../../src/store/store.js";
 import { Random } from "../../support/random.js";
 import { canonical, check, checkPages, inWindow, isPresent, show, type TimeWindow } from "./checks.js";

@@ -7,7 +7,7 @@ import {
   type RoomRecord,
   type RoomStatus,
   roomStatuses,
-} from "../../../src/store/records.js";
+} from "../../../src/domain/records.js";
 import type { Store } from "../../../src/store/store.js";
 import { byCreated, byStart, check, expectSame, expectStrictlyOrdered, isPresent, show } from "./checks.js";
 import { expectLogTellsState } from "./log-replay.js";

@@ -1,4 +1,4 @@
-import type { ParticipantRecord, RoomRecord } from "../../../src/store/records.js";
+import type { ParticipantRecord, RoomRecord } from "../../../src/domain/records.js";
 import type { Store } from "../../../src/store/store.js";
 import { check, expectSame } from "./checks.js";
 

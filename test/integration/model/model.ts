@@ -1,4 +1,4 @@
-import type { ParticipantRecord, RoomRecord } from "../../../src/store/records.js";
+import type { ParticipantRecord, RoomRecord } from "../../../src/domain/records.js";
 import { isPresent } from "./checks.js";
 import type { Prediction } from "./outcomes.js";
 

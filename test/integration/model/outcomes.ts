@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type ErrorReason, RollcallError } from "../../../src/operations/errors.js";
+import { type ErrorReason, RollcallError } from "../../../src/domain/errors.js";
 import { show } from "./checks.js";
 import { kindOf } from "./settings.js";
 

@@ -8,7 +8,7 @@ import {
   type RoomRecord,
   type RoomStatus,
   roomStatuses,
-} from "../../../src/store/records.js";
+} from "../../../src/domain/records.js";
 import type { Cursor, Store } from "../../../src/store/store.js";
 import { Random } from "../../support/random.js";
 import type { TestClock } from "../../support/timed-store.js";

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import type { ErrorKind, ErrorReason } from "../../../src/operations/errors.js";
+import type { ErrorKind, ErrorReason } from "../../../src/domain/errors.js";
 
 // The model-based test's parameters: its seed and size (from the environment),
 // the pools of names and identities, the clock's steps and how often it checks.

@@ -62,3 +62,8 @@ export function quote(text: string): string {
   const chars = [...text];
   return JSON.stringify(chars.length > 64 ? chars.slice(0, 64).join("") + "…" : text);
 }
+
+// The store cannot be reached or did not answer in time.
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+}

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { EventService, EventServiceWatchResponseSchema, type Event } from "../../../gen/rollcall/v1/event_pb.js";
-import type { EventOperations } from "../../operations/events.js";
-import type { ChangeEvent } from "../../store/records.js";
+import { EventService, EventServiceWatchResponseSchema, type Event } from "../../gen/rollcall/v1/event_pb.js";
+import type { EventOperations } from "../operations/events.js";
+import type { ChangeEvent } from "../domain/records.js";
 import { accountOf } from "./account.js";
 import { eventMessage } from "./messages.js";
 

@@ -11,8 +11,8 @@ import {
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
-import * as v1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
-import * as v1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 type ReflectionRequest = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
 

@@ -6,7 +6,7 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   HealthCheckResponseSchema,
   HealthListResponseSchema,
-} from "../../../gen/grpc/health/v1/health_pb.js";
+} from "../../gen/grpc/health/v1/health_pb.js";
 
 export interface HealthOptions {
   // How often a Watch stream asks the store again.

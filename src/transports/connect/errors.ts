@@ -1,6 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { RollcallError, type ErrorKind } from "../../operations/errors.js";
-import { StoreUnavailableError } from "../../store/store.js";
+import { RollcallError, type ErrorKind, StoreUnavailableError } from "../../domain/errors.js";
 
 const codeOfKind: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { DisconnectReason, EventSchema, EventType, RoomEndReason, type Event } from "../../../gen/rollcall/v1/event_pb.js";
-import { ParticipantSchema, ParticipantStatus, type Participant } from "../../../gen/rollcall/v1/participant_pb.js";
-import { RoomSchema, RoomStatus, type Room } from "../../../gen/rollcall/v1/room_pb.js";
+import { DisconnectReason, EventSchema, EventType, RoomEndReason, type Event } from "../../gen/rollcall/v1/event_pb.js";
+import { ParticipantSchema, ParticipantStatus, type Participant } from "../../gen/rollcall/v1/participant_pb.js";
+import { RoomSchema, RoomStatus, type Room } from "../../gen/rollcall/v1/room_pb.js";
 import {
   SubscribedTrackSchema,
   SubscribeRuleSchema,
@@ -14,10 +14,10 @@ import {
   type SubscribeRule,
   type SubscribeRules,
   type Track,
-} from "../../../gen/rollcall/v1/track_pb.js";
-import { durationSeconds } from "../../operations/duration.js";
-import { invalid } from "../../operations/errors.js";
-import type * as records from "../../store/records.js";
+} from "../../gen/rollcall/v1/track_pb.js";
+import { durationSeconds } from "../operations/duration.js";
+import { invalid } from "../domain/errors.js";
+import type * as records from "../domain/records.js";
 
 // Translation between the store's records and the Protobuf messages.
 

@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
-import { accountKey } from "./account.js";
+import { accountKey } from "../../services/account.js";
 
 // Every RPC carries HTTP Basic credentials in its authorization header (gRPC
 // metadata alike); the account they name is the one the call acts for. Calls

@@ -6,8 +6,8 @@ import {
   RoomServiceGetResponseSchema,
   RoomServiceListResponseSchema,
   RoomServiceUpdateResponseSchema,
-} from "../../../gen/rollcall/v1/room_pb.js";
-import type { RoomOperations } from "../../operations/rooms.js";
+} from "../../gen/rollcall/v1/room_pb.js";
+import type { RoomOperations } from "../operations/rooms.js";
 import { accountOf } from "./account.js";
 import { msOf, roomMessage, roomStatusOf } from "./messages.js";
 

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { CallbackFailureSchema, CallbackService, CallbackServiceListFailuresResponseSchema } from "../../../gen/rollcall/v1/callback_pb.js";
-import type { CallbackOperations } from "../../operations/callbacks.js";
+import { CallbackFailureSchema, CallbackService, CallbackServiceListFailuresResponseSchema } from "../../gen/rollcall/v1/callback_pb.js";
+import type { CallbackOperations } from "../operations/callbacks.js";
 import { accountOf } from "./account.js";
 
 export function callbackService(callbacks: CallbackOperations): ServiceImpl<typeof CallbackService> {

@@ -7,8 +7,8 @@ import {
   ParticipantServiceLeaveResponseSchema,
   ParticipantServiceListResponseSchema,
   ParticipantServiceUpdateResponseSchema,
-} from "../../../gen/rollcall/v1/participant_pb.js";
-import type { ParticipantOperations } from "../../operations/participants.js";
+} from "../../gen/rollcall/v1/participant_pb.js";
+import type { ParticipantOperations } from "../operations/participants.js";
 import { accountOf } from "./account.js";
 import { msOf, participantMessage, participantStatusOf } from "./messages.js";
 import { stopAfterPage } from "./streams.js";

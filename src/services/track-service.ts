@@ -11,8 +11,8 @@ import {
   TrackServiceUnsubscribeResponseSchema,
   TrackServiceUpdateResponseSchema,
   TrackServiceUpdateSubscribeRulesResponseSchema,
-} from "../../../gen/rollcall/v1/track_pb.js";
-import type { TrackOperations } from "../../operations/tracks.js";
+} from "../../gen/rollcall/v1/track_pb.js";
+import type { TrackOperations } from "../operations/tracks.js";
 import { accountOf } from "./account.js";
 import { subscribedTrackMessage, subscribeRulesMessage, subscribeRulesOf, trackKindOf, trackMessage } from "./messages.js";
 import { stopAfterPage } from "./streams.js";

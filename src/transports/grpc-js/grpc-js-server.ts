@@ -2,10 +2,10 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type M
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
-import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
-import { accountKey } from "./rpc/account.js";
-import { connectErrorOf } from "./rpc/errors.js";
-import type { ServiceBinding } from "./rpc/services.js";
+import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
+import { accountKey } from "../../services/account.js";
+import { connectErrorOf } from "../connect/errors.js";
+import type { ServiceBinding } from "../../services/services.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
