@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { jsonSyntaxError } from "./json-syntax-error.js";
 import { checkCallbackUrl } from "./operations/callback-url.js";
 import type { AccountCallback } from "./operations/rooms.js";
 
@@ -34,8 +35,10 @@ export function loadCredentials(path: string): Credentials {
   try {
     json = JSON.parse(text);
   } catch {
-    // JSON.parse's message quotes the text around the fault, which may be a secret.
-    throw new CredentialsError(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON`);
+    // JSON.parse's message may quote the text around the fault, which may be a secret.
+    const fault = jsonSyntaxError(text);
+    const where = fault === undefined ? "" : `: line ${fault.line}, column ${fault.column}: expected ${fault.expected}`;
+    throw new CredentialsError(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON${where}`);
   }
   return parseCredentials(json, `ROLLCALL_CREDENTIALS_FILE ${path}`);
 }
@@ -45,6 +48,7 @@ export function parseCredentials(json: unknown, source: string): Credentials {
     throw new CredentialsError(`${source}: ${problem}`);
   };
   if (!isObject(json)) fail('must be a JSON object with "accounts" and optionally "api_keys"');
+  onlyKeys(json as Record<string, unknown>, ["accounts", "api_keys"], "the top level", fail);
   const { accounts, api_keys: apiKeys = [] } = json as Record<string, unknown>;
   if (!Array.isArray(accounts) || accounts.length === 0) fail('"accounts" must be a non-empty array');
   if (!Array.isArray(apiKeys)) fail('"api_keys" must be an array');
@@ -53,6 +57,7 @@ export function parseCredentials(json: unknown, source: string): Credentials {
   (accounts as unknown[]).forEach((entry, i) => {
     const at = `accounts[${i}]`;
     if (!isObject(entry)) fail(`${at} must be an object`);
+    onlyKeys(entry as Record<string, unknown>, ["sid", "auth_token", "status_callback", "status_callback_method"], at, fail);
     const {
       sid,
       auth_token: token,
@@ -68,6 +73,7 @@ export function parseCredentials(json: unknown, source: string): Credentials {
   (apiKeys as unknown[]).forEach((entry, i) => {
     const at = `api_keys[${i}]`;
     if (!isObject(entry)) fail(`${at} must be an object`);
+    onlyKeys(entry as Record<string, unknown>, ["sid", "secret", "account_sid"], at, fail);
     const { sid, secret, account_sid: accountSid } = entry as Record<string, unknown>;
     if (typeof sid !== "string" || !/^SK[0-9a-fA-F]{32}$/.test(sid)) fail(`${at}.sid must be "SK" and 32 hex digits`);
     if (typeof secret !== "string" || secret === "") fail(`${at}.secret must be a non-empty string`);
@@ -76,6 +82,17 @@ export function parseCredentials(json: unknown, source: string): Credentials {
     users.set(sid as string, { secret: secret as string, accountSid: accountSid as string });
   });
   return { users, accounts: accountsBySid };
+}
+
+// A misspelt key would otherwise be ignored, and what it meant to set silently
+// missing (an "apiKeys" list leaves every API key refused).
+function onlyKeys(object: Record<string, unknown>, known: string[], at: string, fail: (problem: string) => never): void {
+  const unknown = Object.keys(object).find((key) => !known.includes(key));
+  if (unknown === undefined) return;
+  const folded = (key: string) => key.toLowerCase().replace(/[_-]/g, "");
+  const meant = known.find((key) => folded(key) === folded(unknown));
+  const hint = meant === undefined ? `the keys there are ${known.map((key) => `"${key}"`).join(", ")}` : `did you mean "${meant}"?`;
+  fail(`unknown key ${JSON.stringify(unknown)} in ${at}: ${hint}`);
 }
 
 // An account's optional status_callback and status_callback_method, checked

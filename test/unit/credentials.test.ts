@@ -62,6 +62,26 @@ describe("credentials", () => {
     });
 
     const malformed: [string, (json: ReturnType<typeof validJson>) => unknown, RegExp][] = [
+      [
+        "a misspelt api_keys",
+        (j) => ({ accounts: j.accounts, apiKeys: j.api_keys }),
+        /^test credentials: unknown key "apiKeys" in the top level: did you mean "api_keys"\?$/,
+      ],
+      [
+        "an unknown top-level key",
+        (j) => ({ ...j, users: [] }),
+        /^test credentials: unknown key "users" in the top level: the keys there are "accounts", "api_keys"$/,
+      ],
+      [
+        "a misspelt key of an account",
+        (j) => ({ accounts: [j.accounts[0], { sid: otherAccountSid, authToken: otherAuthToken }] }),
+        /^test credentials: unknown key "authToken" in accounts\[1\]: did you mean "auth_token"\?$/,
+      ],
+      [
+        "an unknown key of an API key",
+        (j) => ({ ...j, api_keys: [{ ...j.api_keys[0], account: accountSid }] }),
+        /^test credentials: unknown key "account" in api_keys\[0\]: the keys there are "sid", "secret", "account_sid"$/,
+      ],
       ["null", () => null, /must be a JSON object with "accounts"/],
       ["an array", () => [validJson()], /must be a JSON object with "accounts"/],
       ["a string", () => "accounts", /must be a JSON object with "accounts"/],
@@ -217,6 +237,22 @@ describe("credentials", () => {
       const path = writeFile(JSON.stringify({ accounts: [] }));
       const error = loadError(path);
       expect(error.message).to.equal(`ROLLCALL_CREDENTIALS_FILE ${path}: "accounts" must be a non-empty array`);
+    });
+
+    it("invalid JSON names the line and column of the fault and what was expected there", () => {
+      const cases: [string, string][] = [
+        ['{\n  "accounts": [\n    {"sid": "AC1", "auth_token": "t",}\n  ]\n}\n', "line 3, column 38: expected a double-quoted string"],
+        ['{\n  "accounts": []\n  "api_keys": []\n}', 'line 3, column 3: expected "," or "}" after the value'],
+        ['{"accounts": [tru]}', "line 1, column 15: expected true"],
+        ['{"accounts": "a\tb"}', "line 1, column 16: expected no control character inside a string"],
+        ["", "line 1, column 1: expected a value"],
+        ['{"accounts": []} x', "line 1, column 18: expected the end of the text after the value"],
+        ['{"accounts": [1, 2', 'line 1, column 19: expected "," or "]" after the element'],
+      ];
+      for (const [content, where] of cases) {
+        const path = writeFile(content);
+        expect(loadError(path).message, JSON.stringify(content)).to.contain(`ROLLCALL_CREDENTIALS_FILE ${path} is not JSON: ${where}`);
+      }
     });
 
     it("a file that is not JSON is reported without quoting its text, which holds secrets", () => {
