@@ -1,4 +1,5 @@
 import { parseAllowList } from "./callbacks/target-policy.js";
+import { redactUrl } from "./store/redis/connection.js";
 
 // Settings, read once from the environment at start. A bad value stops the
 // server with a message naming the variable.
@@ -74,6 +75,62 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+export interface Setting {
+  // As --help shows it; undefined for unset. configFromEnv reads it as if
+  // the variable held it, so the shown default is the one used.
+  default: string | undefined;
+  meaning: string;
+  // A port to listen on: a start that finds it in use names the variable.
+  port?: true;
+}
+
+// Every environment variable rollcall reads. configFromEnv reads them only
+// by these names (the readers take a SettingName), and --help lists them all.
+export const settings = {
+  PORT: { default: "8080", meaning: "the one port for every protocol (0 picks a free one)", port: true },
+  GRPC_PORT: { default: "50051", meaning: "a second port serving gRPC alone through @grpc/grpc-js; off for none", port: true },
+  HOST: { default: "127.0.0.1", meaning: "address to listen on" },
+  REDIS_URL: { default: undefined, meaning: "redis://[:password@]host:port[/db] or rediss://...; unset runs the in-memory store" },
+  REDIS_CLUSTER_NODES: { default: undefined, meaning: "Redis Cluster instead: comma-separated host:port seeds" },
+  ROLLCALL_CREDENTIALS_FILE: { default: undefined, meaning: "accounts and API keys (JSON); unset makes development ones and prints them" },
+  PUBLIC_URL: { default: undefined, meaning: "base of the absolute URLs in REST responses; unset uses the request's scheme and Host" },
+  ROLLCALL_MAX_PARTICIPANTS: { default: "50", meaning: "the largest max_participants a room may ask for" },
+  ROLLCALL_MAX_REQUEST_BYTES: { default: "262144", meaning: "largest request body accepted" },
+  ROLLCALL_REDIS_TIMEOUT_MS: { default: "2000", meaning: "a Redis command that takes longer fails the call with unavailable" },
+  ROLLCALL_SHUTDOWN_GRACE_MS: { default: "10000", meaning: "on SIGTERM/SIGINT, how long calls in flight may take" },
+  ROLLCALL_EVENT_RETENTION_HOURS: { default: "24", meaning: "the change log keeps the events of this many hours..." },
+  ROLLCALL_EVENT_RETENTION_PER_ROOM: { default: "10000", meaning: "...or the last this many of each room, whichever keeps more" },
+  ROLLCALL_WATCH_KEEPALIVE_MS: { default: "15000", meaning: "an idle Watch stream receives a message this often" },
+  ROLLCALL_MAX_ROOM_HOURS: { default: "24", meaning: "every room ends at the latest this many hours after its creation" },
+  ROLLCALL_TIMERS: { default: "on", meaning: "off: this instance ends no rooms on their timers" },
+  ROLLCALL_TIMER_INTERVAL_MS: { default: "250", meaning: "how often the timer sweeper looks for due timers" },
+  ROLLCALL_CALLBACKS: { default: "on", meaning: "off: this instance delivers no status callbacks" },
+  ROLLCALL_CALLBACK_RETRY_FOR: { default: "1h", meaning: "how long a status callback is retried (seconds, or 500ms, 90s, 15m, 1h)" },
+  ROLLCALL_CALLBACK_ALLOW: {
+    default: undefined,
+    meaning: "CIDRs, addresses and host names callbacks may go to; unset: any not link-local",
+  },
+  ROLLCALL_CALLBACK_TIMEOUT_MS: { default: "15000", meaning: "the bound on each callback attempt, all told (at most 15000)" },
+  ROLLCALL_CALLBACK_BACKOFF_MS: { default: "1000", meaning: "the first callback retry's delay, doubling with jitter..." },
+  ROLLCALL_CALLBACK_BACKOFF_MAX_MS: { default: "30000", meaning: "...up to this" },
+  ROLLCALL_CALLBACK_LEASE_MS: { default: "10000", meaning: "how long an instance's lease on a shard of callbacks lasts unless renewed" },
+  ROLLCALL_CALLBACK_POLL_MS: { default: "1000", meaning: "how often each held shard is checked for retries that came due" },
+  ROLLCALL_CALLBACK_CONCURRENCY: { default: "64", meaning: "the most callbacks in flight in one instance" },
+  LIVEKIT_URL: { default: undefined, meaning: "the LiveKit server to bridge; with LIVEKIT_API_KEY and LIVEKIT_API_SECRET" },
+  LIVEKIT_API_KEY: { default: undefined, meaning: "LiveKit's API key" },
+  LIVEKIT_API_SECRET: { default: undefined, meaning: "LiveKit's API secret" },
+  ROLLCALL_LIVEKIT_ACCOUNT_SID: { default: undefined, meaning: "the account that owns the LiveKit rooms; unset for the only account" },
+  ROLLCALL_LIVEKIT_RECONCILE_SECONDS: { default: "60", meaning: "how often the LiveKit bridge compares rooms and participants" },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+
+// The variable's value, or its default when it is unset or empty.
+function read(env: NodeJS.ProcessEnv, name: SettingName): string | undefined {
+  const text = env[name];
+  return text === undefined || text === "" ? settings[name].default : text;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
     throw new ConfigError(
@@ -81,49 +138,47 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     );
   }
   return {
-    port: integer(env, "PORT", 8080, 0, 65535),
-    grpcPort: env.GRPC_PORT === "off" ? undefined : integer(env, "GRPC_PORT", 50051, 0, 65535),
-    host: env.HOST || "127.0.0.1",
-    redisUrl: env.REDIS_URL || undefined,
+    port: integer(env, "PORT", 0, 65535),
+    grpcPort: read(env, "GRPC_PORT") === "off" ? undefined : integer(env, "GRPC_PORT", 0, 65535),
+    host: read(env, "HOST")!,
+    redisUrl: redisUrl(env),
     redisClusterNodes: clusterNodes(env),
-    credentialsFile: env.ROLLCALL_CREDENTIALS_FILE || undefined,
+    credentialsFile: read(env, "ROLLCALL_CREDENTIALS_FILE"),
     publicUrl: publicUrl(env),
-    maxParticipants: integer(env, "ROLLCALL_MAX_PARTICIPANTS", 50, 1, 1_000_000),
-    maxRequestBytes: integer(env, "ROLLCALL_MAX_REQUEST_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
-    redisCommandTimeoutMs: integer(env, "ROLLCALL_REDIS_TIMEOUT_MS", 2000, 10, 600_000),
-    shutdownGraceMs: integer(env, "ROLLCALL_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 24, 1, 24 * 365),
-    eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 10_000, 1, 10_000_000),
-    watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 15_000, 10, 600_000),
-    maxRoomHours: integer(env, "ROLLCALL_MAX_ROOM_HOURS", 24, 1, 24 * 365),
-    timersEnabled: onOff(env, "ROLLCALL_TIMERS", true),
-    timerIntervalMs: integer(env, "ROLLCALL_TIMER_INTERVAL_MS", 250, 10, 60_000),
-    callbacksEnabled: onOff(env, "ROLLCALL_CALLBACKS", true),
-    callbackRetryForMs: duration(env, "ROLLCALL_CALLBACK_RETRY_FOR", 3_600_000),
+    maxParticipants: integer(env, "ROLLCALL_MAX_PARTICIPANTS", 1, 1_000_000),
+    maxRequestBytes: integer(env, "ROLLCALL_MAX_REQUEST_BYTES", 1024, 64 * 1024 * 1024),
+    redisCommandTimeoutMs: integer(env, "ROLLCALL_REDIS_TIMEOUT_MS", 10, 600_000),
+    shutdownGraceMs: integer(env, "ROLLCALL_SHUTDOWN_GRACE_MS", 0, 600_000),
+    eventRetentionHours: integer(env, "ROLLCALL_EVENT_RETENTION_HOURS", 1, 24 * 365),
+    eventRetentionPerRoom: integer(env, "ROLLCALL_EVENT_RETENTION_PER_ROOM", 1, 10_000_000),
+    watchKeepAliveMs: integer(env, "ROLLCALL_WATCH_KEEPALIVE_MS", 10, 600_000),
+    maxRoomHours: integer(env, "ROLLCALL_MAX_ROOM_HOURS", 1, 24 * 365),
+    timersEnabled: onOff(env, "ROLLCALL_TIMERS"),
+    timerIntervalMs: integer(env, "ROLLCALL_TIMER_INTERVAL_MS", 10, 60_000),
+    callbacksEnabled: onOff(env, "ROLLCALL_CALLBACKS"),
+    callbackRetryForMs: duration(env, "ROLLCALL_CALLBACK_RETRY_FOR"),
     callbackAllow: allowList(env),
-    callbackTimeoutMs: integer(env, "ROLLCALL_CALLBACK_TIMEOUT_MS", 15_000, 10, 15_000),
-    callbackBackoffMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MS", 1000, 1, 600_000),
-    callbackBackoffMaxMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MAX_MS", 30_000, 1, 3_600_000),
-    callbackLeaseMs: integer(env, "ROLLCALL_CALLBACK_LEASE_MS", 10_000, 100, 600_000),
-    callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
-    callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
+    callbackTimeoutMs: integer(env, "ROLLCALL_CALLBACK_TIMEOUT_MS", 10, 15_000),
+    callbackBackoffMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MS", 1, 600_000),
+    callbackBackoffMaxMs: integer(env, "ROLLCALL_CALLBACK_BACKOFF_MAX_MS", 1, 3_600_000),
+    callbackLeaseMs: integer(env, "ROLLCALL_CALLBACK_LEASE_MS", 100, 600_000),
+    callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 10, 600_000),
+    callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 1, 10_000),
     liveKit: liveKit(env),
   };
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const text = env[name];
-  if (text === undefined || text === "") return fallback;
+function integer(env: NodeJS.ProcessEnv, name: SettingName, min: number, max: number): number {
+  const text = read(env, name) ?? "";
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(env[name])}`);
   }
   return value;
 }
 
-function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const text = env[name];
-  if (text === undefined || text === "") return fallback;
+function onOff(env: NodeJS.ProcessEnv, name: SettingName): boolean {
+  const text = read(env, name);
   if (text === "on" || text === "off") return text === "on";
   throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(text)}`);
 }
@@ -131,9 +186,8 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 // A duration: a whole number with an optional unit (ms, s, m, h); seconds without one.
-function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === "") return fallback;
+function duration(env: NodeJS.ProcessEnv, name: SettingName): number {
+  const text = read(env, name) ?? "";
   const match = /^(\d{1,9})(ms|s|m|h)?$/.exec(text.trim());
   const ms = match === null ? NaN : Number(match[1]) * durationUnits[match[2] ?? "s"]!;
   if (!(ms >= 1 && ms <= 30 * 86_400_000)) {
@@ -145,15 +199,15 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 }
 
 function allowList(env: NodeJS.ProcessEnv): string[] {
-  const parsed = parseAllowList(env.ROLLCALL_CALLBACK_ALLOW ?? "");
+  const parsed = parseAllowList(read(env, "ROLLCALL_CALLBACK_ALLOW") ?? "");
   if ("error" in parsed)
     throw new ConfigError(`ROLLCALL_CALLBACK_ALLOW must be comma-separated CIDRs, addresses and host names: ${parsed.error}`);
   return parsed;
 }
 
 function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {
-  const text = env.REDIS_CLUSTER_NODES;
-  if (text === undefined || text === "") return undefined;
+  const text = read(env, "REDIS_CLUSTER_NODES");
+  if (text === undefined) return undefined;
   const nodes = text.split(",").map((node) => node.trim());
   for (const node of nodes) {
     const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(node);
@@ -166,9 +220,31 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] | undefined {
   return nodes;
 }
 
+// The URL of one Redis server. ioredis reads any other scheme as a socket
+// path and a database that is no number as 0; both are refused here, naming
+// the variable, rather than met later as a connection error.
+function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const text = read(env, "REDIS_URL");
+  if (text === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  const shape = "redis://[[user]:password@]host[:port][/db] or rediss://... for TLS";
+  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:") || url.hostname === "") {
+    throw new ConfigError(`REDIS_URL must be ${shape}, got ${JSON.stringify(redactUrl(text))}`);
+  }
+  if (!/^(\/\d{0,5})?$/.test(url.pathname)) {
+    throw new ConfigError(`REDIS_URL's database, after the port, must be a number such as /0; got ${JSON.stringify(redactUrl(text))}`);
+  }
+  return text;
+}
+
 function publicUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const text = env.PUBLIC_URL;
-  if (text === undefined || text === "") return undefined;
+  const text = read(env, "PUBLIC_URL");
+  if (text === undefined) return undefined;
   let url: URL | undefined;
   try {
     url = new URL(text);
@@ -182,10 +258,11 @@ function publicUrl(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 function liveKit(env: NodeJS.ProcessEnv): LiveKitConfig | undefined {
-  const url = env.LIVEKIT_URL;
-  if (url === undefined || url === "") {
-    for (const name of ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "ROLLCALL_LIVEKIT_ACCOUNT_SID"]) {
-      if (env[name]) throw new ConfigError(`${name} is set without LIVEKIT_URL; set LIVEKIT_URL to bridge LiveKit, or unset ${name}`);
+  const url = read(env, "LIVEKIT_URL");
+  if (url === undefined) {
+    for (const name of ["LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "ROLLCALL_LIVEKIT_ACCOUNT_SID"] as const) {
+      if (read(env, name) !== undefined)
+        throw new ConfigError(`${name} is set without LIVEKIT_URL; set LIVEKIT_URL to bridge LiveKit, or unset ${name}`);
     }
     return undefined;
   }
@@ -198,13 +275,13 @@ function liveKit(env: NodeJS.ProcessEnv): LiveKitConfig | undefined {
   if (parsed === undefined || !["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) {
     throw new ConfigError(`LIVEKIT_URL must be an absolute http, https, ws or wss URL, got ${JSON.stringify(url)}`);
   }
-  const apiKey = env.LIVEKIT_API_KEY ?? "";
-  const apiSecret = env.LIVEKIT_API_SECRET ?? "";
+  const apiKey = read(env, "LIVEKIT_API_KEY") ?? "";
+  const apiSecret = read(env, "LIVEKIT_API_SECRET") ?? "";
   if (apiKey === "" || apiSecret === "")
     throw new ConfigError("LIVEKIT_URL is set: LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set too");
-  const accountSid = env.ROLLCALL_LIVEKIT_ACCOUNT_SID || undefined;
+  const accountSid = read(env, "ROLLCALL_LIVEKIT_ACCOUNT_SID");
   if (accountSid !== undefined && !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
     throw new ConfigError(`ROLLCALL_LIVEKIT_ACCOUNT_SID must be "AC" and 32 hex digits, got ${JSON.stringify(accountSid)}`);
   }
-  return { url, apiKey, apiSecret, accountSid, reconcileMs: integer(env, "ROLLCALL_LIVEKIT_RECONCILE_SECONDS", 60, 1, 86_400) * 1000 };
+  return { url, apiKey, apiSecret, accountSid, reconcileMs: integer(env, "ROLLCALL_LIVEKIT_RECONCILE_SECONDS", 1, 86_400) * 1000 };
 }

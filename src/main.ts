@@ -1,4 +1,6 @@
 import { configFromEnv } from "./config.js";
+import { helpText } from "./help.js";
+import { packageVersion } from "./version.js";
 import { developmentCredentials, loadCredentials, type Credentials } from "./credentials.js";
 import { openStore, startServer, type Log } from "./server.js";
 
@@ -22,13 +24,19 @@ function credentialsOf(file: string | undefined): { credentials: Credentials; an
   };
 }
 
-async function main(): Promise<void> {
+async function main(args: string[]): Promise<void> {
+  if (args.includes("--help") || args.includes("-h")) return void process.stdout.write(helpText(packageVersion()));
+  if (args.includes("--version")) return void process.stdout.write(`rollcall ${packageVersion()}\n`);
+  if (args.length > 0)
+    throw new Error(`unknown argument ${JSON.stringify(args[0])}; rollcall takes its settings from the environment (see --help)`);
   const config = configFromEnv(process.env);
   const { credentials, announcement } = credentialsOf(config.credentialsFile);
   const store = await openStore(config);
   log(`store: ${store.description}`);
-  announcement.forEach(log);
+  // The secrets are printed only once the ports are held: a start that
+  // fails prints none of them.
   const server = await startServer(config, store, credentials, log);
+  announcement.forEach(log);
   log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
   if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on port ${server.grpcPort}`);
 
@@ -49,7 +57,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-main().catch((error: unknown) => {
+main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(`rollcall: cannot start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

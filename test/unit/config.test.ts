@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { ConfigError, configFromEnv } from "../../src/config.js";
+import { readFileSync } from "node:fs";
+import { ConfigError, configFromEnv, settings } from "../../src/config.js";
 
 describe("REDIS_CLUSTER_NODES", () => {
   it("takes comma-separated host:port seeds", () => {
@@ -47,5 +48,81 @@ describe("LIVEKIT_URL", () => {
       ConfigError,
       /ROLLCALL_LIVEKIT_RECONCILE_SECONDS/,
     );
+  });
+});
+
+describe("the settings table", () => {
+  const liveKitOn = { LIVEKIT_URL: "wss://livekit.example.com", LIVEKIT_API_KEY: "APIkey", LIVEKIT_API_SECRET: "secret" };
+
+  it("is every variable configFromEnv reads, and configFromEnv reads every one", () => {
+    const read = new Set<string>();
+    const recording = (env: Record<string, string>) =>
+      new Proxy(env, {
+        get: (target, name) => {
+          if (typeof name === "string") read.add(name);
+          return target[name as string];
+        },
+      });
+    configFromEnv(recording({}));
+    configFromEnv(recording(liveKitOn));
+    expect([...read].sort()).to.deep.equal(Object.keys(settings).sort());
+  });
+
+  it("gives configFromEnv its defaults", () => {
+    const config = configFromEnv({});
+    expect([config.port, config.grpcPort, config.host, config.maxRequestBytes, config.callbackRetryForMs]).to.deep.equal([
+      Number(settings.PORT.default),
+      Number(settings.GRPC_PORT.default),
+      settings.HOST.default,
+      Number(settings.ROLLCALL_MAX_REQUEST_BYTES.default),
+      3_600_000,
+    ]);
+    expect(configFromEnv(liveKitOn).liveKit?.reconcileMs).to.equal(Number(settings.ROLLCALL_LIVEKIT_RECONCILE_SECONDS.default) * 1000);
+  });
+
+  it("is what the README's Configuration table lists, with the same defaults", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
+    const documented = new Map<string, string | undefined>();
+    for (const row of section.split("\n").filter((line) => line.startsWith("| `"))) {
+      const [names, defaults] = row
+        .split("|")
+        .slice(1, 3)
+        .map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]!));
+      names!.forEach((name, i) => documented.set(name, defaults!.length === 0 ? undefined : defaults![i]));
+    }
+    expect(Object.fromEntries(documented)).to.deep.equal(
+      Object.fromEntries(Object.entries(settings).map(([name, s]) => [name, s.default])),
+    );
+  });
+});
+
+describe("REDIS_URL", () => {
+  it("takes redis:// and rediss:// URLs, with or without a database", () => {
+    for (const url of [
+      "redis://127.0.0.1:6379",
+      "redis://:pw@redis.internal:6380/3",
+      "rediss://user:pw@10.0.0.1/0",
+      "redis://[::1]:6379/",
+    ]) {
+      expect(configFromEnv({ REDIS_URL: url }).redisUrl, url).to.equal(url);
+    }
+  });
+
+  it("refuses another scheme, a URL without a host, and a database that is no number, naming the variable and hiding the password", () => {
+    for (const [url, problem] of [
+      [
+        "http://127.0.0.1:6379",
+        /^REDIS_URL must be redis:\/\/\[\[user\]:password@\]host\[:port\]\[\/db\] or rediss:\/\/\.\.\. for TLS, got "http:\/\/127\.0\.0\.1:6379\/"$/,
+      ],
+      ["127.0.0.1:6379", /^REDIS_URL must be redis:\/\//],
+      ["redis://", /^REDIS_URL must be redis:\/\//],
+      [
+        "redis://:hunter2@127.0.0.1:6379/zero",
+        /^REDIS_URL's database, after the port, must be a number such as \/0; got "redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/zero"$/,
+      ],
+    ] as const) {
+      expect(() => configFromEnv({ REDIS_URL: url }), url).to.throw(ConfigError, problem);
+    }
   });
 });
