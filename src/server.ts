@@ -12,6 +12,7 @@ import { TrackOperations } from "./operations/tracks.js";
 import { MemoryStore } from "./store/memory/memory-store.js";
 import { RedisStore } from "./store/redis/redis-store.js";
 import { TimerSweeper } from "./timers/sweeper.js";
+import { listening } from "./port-in-use.js";
 import { LiveKitBridge } from "./livekit/livekit-bridge.js";
 import { isLiveKitWebhookPath } from "./livekit/webhook-ingest.js";
 import type { Store } from "./store/store.js";
@@ -167,8 +168,9 @@ export async function startServer(
     log,
     hooks.now,
   );
-  const address = await server.listen(config.port, config.host);
-  const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
+  const address = await listening("PORT", config.port, config.host, () => server.listen(config.port, config.host));
+  const grpcPort =
+    grpcServer && (await listening("GRPC_PORT", config.grpcPort!, config.host, () => grpcServer.listen(config.grpcPort!, config.host)));
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
   if (config.timersEnabled) timers.start();

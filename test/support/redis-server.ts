@@ -42,6 +42,8 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+  // A server started with --requirepass answers only with that password.
+  const password = extraArgs.includes("--requirepass") ? extraArgs[extraArgs.indexOf("--requirepass") + 1] : undefined;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "rollcall-redis-"));
@@ -76,9 +78,9 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     };
     const restart = async () => {
       child = spawnServer(args);
-      if (!(await answers(port, child))) throw new Error(`redis-server did not restart on port ${port}`);
+      if (!(await answers(port, child, password))) throw new Error(`redis-server did not restart on port ${port}`);
     };
-    if (await answers(port, child)) {
+    if (await answers(port, child, password)) {
       return { port, url: `redis://127.0.0.1:${port}`, dir, signal: (name) => child.kill(name), halt, restart, stop };
     }
     await stop();
@@ -86,10 +88,10 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   }
 }
 
-async function answers(port: number, child: ChildProcess): Promise<boolean> {
+async function answers(port: number, child: ChildProcess, password: string | undefined): Promise<boolean> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && child.exitCode === null) {
-    const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis({ port, host: "127.0.0.1", password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on("error", () => {});
     try {
       await client.connect();

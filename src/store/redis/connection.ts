@@ -1,5 +1,6 @@
 import { Cluster, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../domain/errors.js";
+import { connectFailure } from "./connect-failure.js";
 
 // Connections to Redis and the policy for their failures.
 
@@ -24,7 +25,21 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
   client.on("error", () => {
     // Connection errors surface as failed commands; ioredis keeps reconnecting.
   });
-  await client.connect();
+  const failures: Error[] = [];
+  const noteFailure = (error: Error) => failures.push(error);
+  client.on("error", noteFailure);
+  const db = client.options.db ?? 0;
+  try {
+    await client.connect();
+    // ioredis goes on with database 0 when the SELECT it sends on connecting fails.
+    if (db !== 0) await client.select(db);
+  } catch (error) {
+    client.disconnect();
+    const cause = failures[0] ?? (error as Error);
+    throw new StoreUnavailableError(`cannot connect to REDIS_URL ${redactUrl(url)}: ${connectFailure(cause, db)}`, { cause });
+  } finally {
+    client.off("error", noteFailure);
+  }
   return client;
 }
 
