@@ -45,16 +45,6 @@ export const clientCodes = new Set([
 // never sees the request. They are counted in the summary, not failed,
 // unless FUZZ_STRICT=1.
 export const knownDeviations: { code: string; message: RegExp; name: string }[] = [
-  // @connectrpc/connect createBinarySerialization reports an undecodable
-  // protobuf message as internal, where an undecodable JSON one is invalid_argument.
-  { code: "internal", message: /^parse binary: /, name: "connect-es: undecodable protobuf is internal" },
-  // @connectrpc/connect envelopeDecompress: the compressed flag without an
-  // encoding is internal, as the gRPC spec asks.
-  {
-    code: "internal",
-    message: /^received compressed envelope, but do not know how to decompress$/,
-    name: "connect-es: compressed flag without encoding is internal",
-  },
   // @connectrpc/connect-node wrapZLibErrors: only Z_DATA_ERROR is
   // invalid_argument; a gzip body cut short (Z_BUF_ERROR) or some bad brotli is internal.
   { code: "internal", message: /^decompression failed$/, name: "connect-node: truncated gzip is internal" },
