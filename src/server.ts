@@ -19,6 +19,7 @@ import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { consoleFilesHandler, isConsolePath } from "./transports/http/console-files.js";
 import { OnePortServer } from "./transports/http/one-port-server.js";
+import { isProbePath, probesHandler } from "./transports/http/probes.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
 import { authenticationInterceptor } from "./transports/connect/authentication.js";
 import { errorInterceptor } from "./transports/connect/errors.js";
@@ -121,15 +122,22 @@ export async function startServer(
           log,
         });
   const consoleFiles = consoleFilesHandler();
+  const probes = probesHandler({
+    readiness: [{ name: "store", check: () => store.ping() }],
+    draining: draining.signal,
+    timeoutMs: 1000,
+  });
   const server = new OnePortServer(
     (req, res) =>
-      liveKit !== undefined && isLiveKitWebhookPath(req.url)
-        ? liveKit.handle(req, res)
-        : isConsolePath(req.url)
-          ? consoleFiles(req, res)
-          : isRestPath(req.url)
-            ? rest(req, res)
-            : rpc(req, res),
+      isProbePath(req.url)
+        ? probes(req, res)
+        : liveKit !== undefined && isLiveKitWebhookPath(req.url)
+          ? liveKit.handle(req, res)
+          : isConsolePath(req.url)
+            ? consoleFiles(req, res)
+            : isRestPath(req.url)
+              ? rest(req, res)
+              : rpc(req, res),
     { handshakeTimeoutMs: 10_000 },
   );
   const grpcServer =
