@@ -9,7 +9,9 @@ import { waitFor } from "../support/wait.js";
 
 // GET /healthz and /readyz on the main port: public plain HTTP probes beside
 // grpc.health.v1, with readiness following the store.
-describe("the /healthz and /readyz probes", () => {
+describe("the /healthz and /readyz probes", function () {
+  // Waits for Redis to hang, die and come back.
+  this.timeout(60_000);
   let redis: TestRedis;
   let server: Awaited<ReturnType<typeof startRollcall>>;
   before(async () => {

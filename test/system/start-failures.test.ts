@@ -9,7 +9,9 @@ import { runRollcallOnce } from "../support/start-once.js";
 // A first start that cannot work ends at once, with exit code 1 and a last line
 // on stderr that names the setting to change and the real cause, and prints
 // no development secret.
-describe("a start that cannot work", () => {
+describe("a start that cannot work", function () {
+  // Each test starts a process of its own.
+  this.timeout(60_000);
   const password = "hunter2-not-printed";
   let guarded: TestRedis;
   let open: TestRedis;
@@ -115,7 +117,8 @@ describe("a start that cannot work", () => {
   });
 });
 
-describe("rollcall --help and --version", () => {
+describe("rollcall --help and --version", function () {
+  this.timeout(60_000);
   it("--version prints the package's version", async () => {
     const ended = await runRollcallOnce(["--version"], {});
     expect(ended).to.deep.equal({ code: 0, stdout: "rollcall 0.1.0\n", stderr: "" });
