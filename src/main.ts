@@ -25,7 +25,7 @@ function credentialsOf(file: string | undefined): { credentials: Credentials; an
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
   const { credentials, announcement } = credentialsOf(config.credentialsFile);
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   log(`store: ${store.description}`);
   announcement.forEach(log);
   const server = await startServer(config, store, credentials, log);
