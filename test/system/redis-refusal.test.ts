@@ -1,4 +1,4 @@
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import { rmSync } from "node:fs";
@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
-import { connectJsonHttp1, grpcJs, rejection } from "../support/clients.js";
+import { connectBinaryHttp2, connectJsonHttp1, grpcJs, rejection } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { roomDirectoryViolations } from "../support/room-directory.js";
 import { startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
@@ -178,5 +178,39 @@ describe("Redis refusing writes", function () {
     await waitFor(() => accepting(server!.logs).length === 1, { what: "the log line saying writes are accepted again" });
     expect((await restCreate(server, "after")).status).to.equal(201);
     expect(await roomDirectoryViolations(direct, testAccount.sid)).to.deep.equal([]);
+  });
+
+  it("a NOSCRIPT storm (SCRIPT FLUSH in a loop): calls repeat their scripts and succeed, or answer Unavailable naming the cause; never internal", async () => {
+    redis = await started();
+    direct = new Redis(redis.url);
+    server = await startRollcall({ redisUrl: redis.url, callbacksEnabled: false });
+    const participants = connectBinaryHttp2(ParticipantService, server.url);
+    let flushing = true;
+    let flushes = 0;
+    const flusher = (async () => {
+      for (; flushing; flushes++) await direct.script("FLUSH");
+    })();
+    const outcomes = new Map<string, number>();
+    try {
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, worker) => {
+          for (let i = 0; i < 200; i++) {
+            const outcome = await participants.join({ room: `storm-${worker}`, identity: `u${i % 10}` }).then(
+              () => "ok",
+              (error: unknown) => `${Code[ConnectError.from(error).code]}: ${ConnectError.from(error).rawMessage}`,
+            );
+            outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          }
+        }),
+      );
+    } finally {
+      flushing = false;
+      await flusher;
+    }
+    expect(flushes, "scripts flushed during the load").to.be.greaterThan(100);
+    const failures = [...outcomes.keys()].filter((outcome) => outcome !== "ok");
+    expect(failures.filter((outcome) => !outcome.startsWith("Unavailable: Redis keeps losing"))).to.deep.equal([]);
+    expect(server.logs.filter((line) => line.includes("internal error"))).to.deep.equal([]);
+    expect(refusing(server.logs).length, "at most one line per refused call's state change").to.be.at.most(failures.length === 0 ? 0 : 3);
   });
 });
