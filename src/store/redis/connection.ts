@@ -100,10 +100,16 @@ export async function pingMasters(cluster: Cluster): Promise<void> {
 }
 
 // Resolves when Redis (every master of a cluster) answers and would accept a
-// write; rejects with Redis' refusal otherwise.
+// write; rejects with Redis' refusal otherwise. Redis before 7 cannot compile
+// the probe (it knows no script flags): it is only pinged.
 export async function probeWrites(client: Client): Promise<void> {
-  if (client instanceof Cluster) await Promise.all(slotMasters(client).map((master) => master.eval(writeProbe, 0)));
-  else await client.eval(writeProbe, 0);
+  const probe = (node: Redis | Cluster) =>
+    node.eval(writeProbe, 0).catch((error: Error) => {
+      if (!error.message.startsWith("ERR Error compiling script")) throw error;
+      return node.ping();
+    });
+  if (client instanceof Cluster) await Promise.all(slotMasters(client).map(probe));
+  else await probe(client);
 }
 
 // Data in Redis that the store's own writes cannot produce.
