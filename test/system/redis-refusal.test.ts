@@ -142,6 +142,7 @@ describe("Redis refusing writes", function () {
     });
     server = await startRollcall({ redisUrl: redis.url });
     const status = health(server);
+    await waitFor(() => refusing(server!.logs).length === 1, { what: "the refusal to be logged at start, before any call" });
 
     for (let i = 0; i < 20; i++) await expectRefusedEverywhere(server, "Redis is a read-only replica", `ro-${i}`);
     expect(refusing(server.logs), "logged once, not per call").to.have.length(1);

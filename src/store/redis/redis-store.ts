@@ -114,13 +114,20 @@ export class RedisStore implements Store {
   }
 
   static async connect(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    return new RedisStore(await connectServer(url, options), `Redis at ${redactUrl(url)}`, options);
+    return new RedisStore(await connectServer(url, options), `Redis at ${redactUrl(url)}`, options).probed();
   }
 
   // Every key a command or script touches carries one hash tag (keys.ts), so
   // nothing is ever sent across slots.
   static async connectCluster(nodes: readonly string[], options: RedisStoreOptions): Promise<RedisStore> {
-    return new RedisStore(await connectCluster(nodes, options), `Redis Cluster at ${nodes.join(",")}`, options);
+    return new RedisStore(await connectCluster(nodes, options), `Redis Cluster at ${nodes.join(",")}`, options).probed();
+  }
+
+  // Probes once at the start, without waiting, so that a refusal from the
+  // first moment (REDIS_URL naming a replica) is logged before any call.
+  private probed(): this {
+    this.ping().catch(() => undefined);
+    return this;
   }
 
   // On one server the name's claim and the room's record are written by one
