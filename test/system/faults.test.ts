@@ -35,7 +35,7 @@ describe("store faults (redis store)", () => {
     }
   });
 
-  it("with Redis hung under load, every call ends within ROLLCALL_REDIS_TIMEOUT_MS plus 200 ms of its start", async () => {
+  it("with Redis hung under load, every call ends within ROLLCALL_REDIS_TIMEOUT_MS of its start, plus 200 ms and however late the process's timers run", async () => {
     const timeoutMs = 500;
     const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: timeoutMs, callbacksEnabled: false });
     const participants = connectBinaryHttp2(ParticipantService, server.url);
