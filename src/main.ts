@@ -31,7 +31,7 @@ async function main(args: string[]): Promise<void> {
     throw new Error(`unknown argument ${JSON.stringify(args[0])}; rollcall takes its settings from the environment (see --help)`);
   const config = configFromEnv(process.env);
   const { credentials, announcement } = credentialsOf(config.credentialsFile);
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   log(`store: ${store.description}`);
   // The secrets are printed only once the ports are held: a start that
   // fails prints none of them.

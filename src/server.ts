@@ -45,15 +45,16 @@ export interface RunningServer {
 
 export type Log = (message: string) => void;
 
+// `log` receives the store's changes of state (Redis refusing writes);
 // `now` replaces the wall clock changes take their time from (tests).
-export async function openStore(config: Config, now?: () => number): Promise<Store> {
+export async function openStore(config: Config, log: Log = () => undefined, now?: () => number): Promise<Store> {
   const retention = {
     retentionMs: config.eventRetentionHours * 3_600_000,
     retentionPerRoom: config.eventRetentionPerRoom,
     maxRoomMs: config.maxRoomHours * 3_600_000,
     now,
   };
-  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
+  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, log, ...retention };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
   return new MemoryStore(retention);

@@ -63,7 +63,25 @@ export function quote(text: string): string {
   return JSON.stringify(chars.length > 64 ? chars.slice(0, 64).join("") + "…" : text);
 }
 
-// The store cannot be reached or did not answer in time.
+// Why a store that answers refuses to write: Redis out of memory under
+// noeviction (OOM), a read-only replica (READONLY), unable to persist
+// (MISCONF), short of replicas for min-replicas-to-write (NOREPLICAS), or
+// losing rollcall's scripts faster than they are loaded again (NOSCRIPT).
+export type StoreRefusal = "out_of_memory" | "read_only" | "cannot_persist" | "too_few_replicas" | "scripts_lost";
+
+// The store cannot be reached, did not answer in time, or refuses the call's
+// writes (refusal set; the message then names the cause for the caller).
 export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
+  readonly refusal: StoreRefusal | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { refusal?: StoreRefusal }) {
+    super(message, options);
+    this.refusal = options?.refusal;
+  }
+
+  // What a caller is told, on every protocol.
+  get callerMessage(): string {
+    return this.refusal === undefined ? "the store did not answer; try again" : this.message;
+  }
 }

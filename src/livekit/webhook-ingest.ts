@@ -74,8 +74,7 @@ export class WebhookIngest {
           this.stats.refused++;
           return reply(res, error.status, { error: error.message }, error.status === 413 ? { connection: "close" } : {});
         }
-        if (error instanceof StoreUnavailableError)
-          return reply(res, 503, { error: "the store did not answer; try again" }, { "retry-after": "1" });
+        if (error instanceof StoreUnavailableError) return reply(res, 503, { error: error.callerMessage }, { "retry-after": "1" });
         this.options.log(`livekit: webhook failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         return reply(res, 500, { error: "internal error" });
       },

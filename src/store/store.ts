@@ -324,7 +324,9 @@ export interface Store extends CallbackStore, TimerStore, TrackStore, LiveKitSto
   // buffered for: it reads on from where it is.
   followLog(ref: LogRef, afterId: string | undefined, options: FollowOptions): AsyncIterable<LogBatch>;
 
-  // Resolves when the store answers; rejects with an unavailable error otherwise.
+  // Resolves when the store answers and would accept a write (readiness);
+  // rejects with an unavailable error otherwise, whose refusal names why a
+  // store that answers refuses writes.
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -37,7 +37,8 @@ export async function startRollcall(
 ): Promise<RunningServer & { store: Store; logs: string[] }> {
   const config: Config = { ...configFromEnv({}), port: 0, grpcPort: 0, shutdownGraceMs: 2000, ...settings };
   const logs: string[] = [];
-  const store = await openStore(config, hooks.now);
-  const server = await startServer(config, store, testCredentials, (line) => logs.push(line), hooks);
+  const log = (line: string) => logs.push(line);
+  const store = await openStore(config, log, hooks.now);
+  const server = await startServer(config, store, testCredentials, log, hooks);
   return { ...server, store, logs };
 }

@@ -3,14 +3,16 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { Cluster, type Redis } from "ioredis";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { connectJsonHttp1 } from "../support/clients.js";
-import { testLimits } from "../support/records.js";
+import { roomRecord, testLimits } from "../support/records.js";
 import { startRedisCluster, type TestRedisCluster } from "../support/redis-cluster.js";
 import { freePort } from "../support/redis-server.js";
 import { startRollcall } from "../support/rollcall.js";
 import { StoreUnavailableError } from "../../src/domain/errors.js";
+import { newSid } from "../../src/operations/sids.js";
 
 function portOf(node: string): number {
   return Number(node.slice(node.lastIndexOf(":") + 1));
@@ -100,6 +102,45 @@ describe("rollcall on a Redis Cluster", function () {
     } finally {
       for (const port of ports) cluster.signal(port, "SIGCONT");
       await server.close();
+    }
+  });
+
+  it("a room whose master refuses writes (out of memory) while its account's master accepts them leaves no claim behind", async () => {
+    const store = await RedisStore.connectCluster(cluster.nodes, { commandTimeoutMs: 2000, ...testLimits });
+    const admin = new Cluster(cluster.nodes.map((node) => ({ host: "127.0.0.1", port: portOf(node) })));
+    const fields = roomRecord();
+    const accountSid = fields.accountSid;
+    const masterOf = async (key: string) => admin.slots[Number(await admin.cluster("KEYSLOT", key))]![0]!;
+    let refusing: Redis | undefined;
+    try {
+      await admin.ping();
+      // A room in a shard whose slot another master serves than the account's directory.
+      const accountMaster = await masterOf(`{${accountSid}}`);
+      let shard = 0;
+      while ((await masterOf(`{${accountSid}:${shard.toString(16)}}`)) === accountMaster) shard++;
+      const sid = newSid("RM").slice(0, -1) + shard.toString(16);
+      const roomMaster = await masterOf(`{${accountSid}:${shard.toString(16)}}`);
+      refusing = admin.nodes("master").find((node) => `${node.options.host}:${node.options.port}` === roomMaster)!;
+      await refusing.config("SET", "maxmemory-policy", "noeviction");
+      await refusing.config("SET", "maxmemory", "1");
+
+      const error = await failure(store.createRoom({ ...fields, sid, uniqueName: "split" }));
+      expect(error).to.be.instanceOf(StoreUnavailableError);
+      expect((error as StoreUnavailableError).refusal).to.equal("out_of_memory");
+      const account = `rc:{${accountSid}}:`;
+      expect(await admin.hgetall(account + "names")).to.deep.equal({});
+      expect(await admin.hgetall(account + "pending")).to.deep.equal({});
+      expect(await admin.zrange(account + "rooms-by-created:in-progress", "0", "-1")).to.deep.equal([]);
+      expect(await admin.zrange(account + "rooms-by-name:in-progress", "0", "-1")).to.deep.equal([]);
+
+      await refusing.config("SET", "maxmemory", "0");
+      const created = await store.createRoom({ ...fields, sid, uniqueName: "split" });
+      expect(created.kind).to.equal("created");
+      expect(await admin.hget(account + "names", "split")).to.equal(sid);
+    } finally {
+      await refusing?.config("SET", "maxmemory", "0");
+      admin.disconnect();
+      await store.close();
     }
   });
 

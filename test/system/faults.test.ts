@@ -1,8 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "chai";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
-import { connectJsonHttp1 } from "../support/clients.js";
+import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { connectBinaryHttp2, connectJsonHttp1 } from "../support/clients.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 import { startRollcall, testAuthorization } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
@@ -27,6 +29,77 @@ describe("store faults (redis store)", () => {
       expect(Date.now() - started, "fails within a bound, not after an unbounded wait").to.be.below(3000);
       redis.signal("SIGCONT");
       expect((await client.get({ room, participant: "before" })).participant!.identity).to.equal("before");
+    } finally {
+      redis.signal("SIGCONT");
+      await server.close();
+    }
+  });
+
+  it("with Redis hung under load, every call ends within ROLLCALL_REDIS_TIMEOUT_MS of its start, plus 200 ms and however late the process's timers run", async () => {
+    const timeoutMs = 500;
+    const server = await startRollcall({ redisUrl: redis.url, redisCommandTimeoutMs: timeoutMs, callbacksEnabled: false });
+    const participants = connectBinaryHttp2(ParticipantService, server.url);
+    const rooms = connectBinaryHttp2(RoomService, server.url);
+    const calls: { name: string; ms: number; code: Code | undefined; at: number }[] = [];
+    try {
+      await participants.join({ room: "hung", identity: "first" });
+      // Calls of one command (Get by sid), of several in sequence (Join by
+      // name reads the name, then joins) and of one script (Create).
+      const kinds: [string, (i: number) => Promise<unknown>][] = [
+        ["get", () => rooms.get({ room: "hung" })],
+        ["join", (i) => participants.join({ room: "hung", identity: `u${i % 20}` })],
+        ["create", (i) => rooms.create({ uniqueName: `hung-${i}-${Date.now()}` })],
+      ];
+      let running = true;
+      const load = Array.from({ length: 12 }, async (_, worker) => {
+        for (let i = 0; running; i++) {
+          const [name, call] = kinds[(worker + i) % kinds.length]!;
+          const at = Date.now();
+          const code = await call(i).then(
+            () => undefined,
+            (error: unknown) => ConnectError.from(error).code,
+          );
+          calls.push({ name, ms: Date.now() - at, code, at });
+        }
+      });
+      await waitFor(() => calls.length >= 100, { what: "the load to make 100 calls" });
+      // How late this process's own timers run (it hosts the callers too):
+      // on a starved machine every answer is that much later, whatever rollcall does.
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
+      redis.signal("SIGSTOP");
+      const stoppedAt = Date.now();
+      await waitFor(() => calls.filter((c) => c.at >= stoppedAt + timeoutMs).length >= 60, {
+        what: "60 calls started a whole timeout after Redis hung",
+        timeoutMs: 15_000,
+      });
+      redis.signal("SIGCONT");
+      const continuedAt = Date.now();
+      lag.disable();
+      const lateMs = lag.max / 1e6;
+      running = false;
+      await Promise.all(load);
+
+      const hung = calls.filter((c) => c.at + c.ms > stoppedAt);
+      const answered = hung.filter((c) => c.at >= stoppedAt && c.at + c.ms < continuedAt && c.code !== Code.Unavailable);
+      expect(answered, "calls that ended while Redis was hung without Unavailable").to.deep.equal([]);
+      const slowest = Math.max(...hung.map((c) => c.ms));
+      console.log(
+        "slowest",
+        slowest,
+        hung.length,
+        JSON.stringify(
+          hung
+            .map((c) => c.ms)
+            .sort((a, b) => b - a)
+            .slice(0, 10),
+        ),
+      );
+      expect(
+        slowest,
+        `the slowest call of ${hung.length} that met the hung Redis, timers up to ${lateMs.toFixed(0)} ms late`,
+      ).to.be.at.most(timeoutMs + 200 + lateMs);
+      expect(new Set(hung.map((c) => c.name))).to.have.length(kinds.length);
     } finally {
       redis.signal("SIGCONT");
       await server.close();

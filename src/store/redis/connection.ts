@@ -1,6 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../domain/errors.js";
 import { connectFailure } from "./connect-failure.js";
+import { refusalOf, refusalText, writeProbe, type WriteRefusals } from "./write-refusals.js";
 
 // Connections to Redis and the policy for their failures.
 
@@ -93,9 +94,9 @@ export function blockingConnection(client: Client, blockMs: number, commandTimeo
   return client.duplicate({ enableOfflineQueue: true, commandTimeout });
 }
 
-// Pings the master of every slot, as the client maps them: a cluster that
-// lost a master cannot serve the rooms hashed to it until a replica takes over.
-export async function pingMasters(cluster: Cluster): Promise<void> {
+// The master of every slot, as the client maps them: a cluster that lost a
+// master cannot serve the rooms hashed to it until a replica takes over.
+function slotMasters(cluster: Cluster): Redis[] {
   if (cluster.status !== "ready") throw new Error(`the Redis Cluster connection is ${cluster.status}`);
   const masters = new Map(cluster.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]));
   const owners = new Set<string>();
@@ -106,7 +107,24 @@ export async function pingMasters(cluster: Cluster): Promise<void> {
   }
   const missing = [...owners].find((owner) => !masters.has(owner));
   if (missing !== undefined) throw new Error(`the master ${missing} is not connected`);
-  await Promise.all([...owners].map((owner) => masters.get(owner)!.ping()));
+  return [...owners].map((owner) => masters.get(owner)!);
+}
+
+export async function pingMasters(cluster: Cluster): Promise<void> {
+  await Promise.all(slotMasters(cluster).map((master) => master.ping()));
+}
+
+// Resolves when Redis (every master of a cluster) answers and would accept a
+// write; rejects with Redis' refusal otherwise. Redis before 7 cannot compile
+// the probe (it knows no script flags): it is only pinged.
+export async function probeWrites(client: Client): Promise<void> {
+  const probe = (node: Redis | Cluster) =>
+    node.eval(writeProbe, 0).catch((error: Error) => {
+      if (!error.message.startsWith("ERR Error compiling script")) throw error;
+      return node.ping();
+    });
+  if (client instanceof Cluster) await Promise.all(slotMasters(client).map(probe));
+  else await probe(client);
 }
 
 // Data in Redis that the store's own writes cannot produce.
@@ -115,13 +133,29 @@ export class StoreInvariantError extends Error {
 }
 
 const redirectedAttempts = 4;
+// A script Redis no longer holds is sent whole again by ioredis once; if it
+// is lost again before it runs (SCRIPT FLUSH, eviction of EVAL scripts), the
+// operation is repeated.
+const scriptAttempts = 3;
 const redirections = /^(MOVED|ASK)\b/;
-const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;
+const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK)\b/;
+
+export interface CallPolicy {
+  // The bound on a whole store operation, all its commands and repeats,
+  // counted from its start: a command waiting in the automatic pipeline
+  // behind a hung one has no time of its own.
+  timeoutMs: number;
+  refusals: WriteRefusals;
+}
 
 // Runs one store operation under the failure policy. Redis failures (no
-// connection, a timeout, a transient reply such as LOADING) reach callers as
-// StoreUnavailableError; replies that signal a bug (a script error, a wrong
-// type) and broken invariants stay as they are.
+// connection, no answer within the policy's time, a transient reply such as
+// LOADING, a refusal to write such as OOM) reach callers as
+// StoreUnavailableError, a refusal naming its cause and noted in the
+// policy's refusals; replies that signal a bug (a script error, a wrong type)
+// and broken invariants stay as they are. After the deadline the operation's
+// commands may still run: like any command that timed out, its outcome is
+// unknown to the caller.
 //
 // On a cluster, ioredis follows MOVED and ASK itself, except in an automatic
 // pipeline whose commands were redirected with different replies (several
@@ -130,7 +164,15 @@ const transientReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONL
 // map is left stale. A redirected command did not run, and every operation
 // may run again from its start (its earlier steps are idempotent), so the
 // slot map is refreshed and the operation repeated, a few times at most.
-export async function guarded<T>(client: Client, operation: () => Promise<T>): Promise<T> {
+export function guarded<T>(client: Client, policy: CallPolicy, operation: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`Redis did not answer within ${policy.timeoutMs} ms`)), policy.timeoutMs);
+  });
+  return Promise.race([attempts(client, policy, operation), expired]).finally(() => clearTimeout(timer));
+}
+
+async function attempts<T>(client: Client, policy: CallPolicy, operation: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
@@ -138,6 +180,12 @@ export async function guarded<T>(client: Client, operation: () => Promise<T>): P
       if (client instanceof Cluster && attempt < redirectedAttempts && isRedirection(error)) {
         await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
         continue;
+      }
+      const refusal = refusalOf(error);
+      if (refusal === "scripts_lost" && attempt < scriptAttempts) continue;
+      if (refusal !== undefined) {
+        policy.refusals.refused(refusal, (error as Error).message.replace(/ script: .*$/s, ""));
+        throw new StoreUnavailableError(refusalText[refusal], { cause: error, refusal });
       }
       if (error instanceof StoreUnavailableError || !isUnavailability(error)) throw error;
       throw new StoreUnavailableError((error as Error).message, { cause: error });

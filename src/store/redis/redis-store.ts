@@ -54,7 +54,7 @@ import {
   connectCluster,
   connectServer,
   guarded,
-  pingMasters,
+  probeWrites,
   redactUrl,
   StoreInvariantError,
   type Client,
@@ -64,6 +64,7 @@ import { accountKeys, roomKeys, shardKeys } from "./keys.js";
 import { LogFollowers, logReadOf, type CountPart } from "./log-followers.js";
 import { callbackScripts } from "./callback-scripts.js";
 import { scripts } from "./scripts.js";
+import { refusalOf, WriteRefusals } from "./write-refusals.js";
 
 type ScriptCommands = {
   [Name in keyof typeof scripts | keyof typeof callbackScripts]: (...args: string[]) => Promise<unknown>;
@@ -74,10 +75,17 @@ export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits, R
   // for every instance. Each room's and account's clock never goes back from
   // what it last read.
   now?: () => number;
+  // Where the store reports changes of state an operator must know of:
+  // Redis starting and ceasing to refuse writes.
+  log?: (message: string) => void;
 }
 
 // Each shard keeps about this many dead letters (the count of all is kept).
 const failuresKept = 1000;
+
+// A room creation's claim of its name: the room it created, or the sid of
+// the room holding the name.
+type Claim = { kind: "created"; room: RoomRecord } | { kind: "taken"; holder: string };
 
 // A blocking log read waits this long in Redis before it is sent again.
 const blockMs = 5000;
@@ -88,6 +96,7 @@ const blockMs = 5000;
 export class RedisStore implements Store {
   private readonly redis: Client & ScriptCommands;
   private readonly followers: LogFollowers;
+  private readonly refusals: WriteRefusals;
 
   private constructor(
     client: Client,
@@ -96,6 +105,7 @@ export class RedisStore implements Store {
   ) {
     for (const [name, definition] of Object.entries({ ...scripts, ...callbackScripts })) client.defineCommand(name, definition);
     this.redis = client as Client & ScriptCommands;
+    this.refusals = new WriteRefusals(options.log ?? (() => undefined), () => this.ping());
     this.followers = new LogFollowers(
       () => blockingConnection(client, blockMs, options.commandTimeoutMs),
       (key, countPart, after, limit) => this.readLog(key, countPart, after, limit),
@@ -104,38 +114,37 @@ export class RedisStore implements Store {
   }
 
   static async connect(url: string, options: RedisStoreOptions): Promise<RedisStore> {
-    return new RedisStore(await connectServer(url, options), `Redis at ${redactUrl(url)}`, options);
+    return new RedisStore(await connectServer(url, options), `Redis at ${redactUrl(url)}`, options).probed();
   }
 
   // Every key a command or script touches carries one hash tag (keys.ts), so
   // nothing is ever sent across slots.
   static async connectCluster(nodes: readonly string[], options: RedisStoreOptions): Promise<RedisStore> {
-    return new RedisStore(await connectCluster(nodes, options), `Redis Cluster at ${nodes.join(",")}`, options);
+    return new RedisStore(await connectCluster(nodes, options), `Redis Cluster at ${nodes.join(",")}`, options).probed();
   }
 
-  // The name is claimed first, in the account's slot, which also gives the
+  // Probes once at the start, without waiting, so that a refusal from the
+  // first moment (REDIS_URL naming a replica) is logged before any call.
+  private probed(): this {
+    this.ping().catch(() => undefined);
+    return this;
+  }
+
+  // On one server the name's claim and the room's record are written by one
+  // script (claimAndWriteRoom), so a failure leaves nothing behind. On a
+  // cluster the account's slot and the room's may be on different masters
+  // (claimThenWriteRoom): the name is claimed first, which also gives the
   // room its creation time and sequence from the account's clock and keeps
   // the record as pending; then the room's slot writes the record and its
-  // room-created event. Whoever meets a claimed name whose record is still
-  // pending (the creator stopped in between) writes it, so a claimed room
-  // always comes into being.
+  // room-created event. A refused write takes the claim back; if the creator
+  // stops in between, whoever meets a claimed name whose record is still
+  // pending writes it, so a claimed room always comes into being.
   async createRoom(input: NewRoom): Promise<CreateRoomOutcome> {
     return this.guard(async () => {
       for (let attempt = 1; ; attempt++) {
-        const keys = accountKeys(input.accountSid);
-        const [outcome, value] = (await this.redis.rcClaimRoomName(
-          keys.names,
-          keys.roomsByCreated("in-progress"),
-          keys.roomsByName("in-progress"),
-          keys.clock,
-          keys.pending,
-          input.uniqueName,
-          input.sid,
-          JSON.stringify(pendingFields(input)),
-          this.now(),
-        )) as [string, string];
-        if (outcome === "claimed") return { kind: "created", room: await this.writeRoom(input.accountSid, input.sid, value) };
-        const existing = await this.readNamedRoom(input.accountSid, value);
+        const claim = this.redis instanceof Cluster ? await this.claimThenWriteRoom(input) : await this.claimAndWriteRoom(input);
+        if (claim.kind === "created") return claim;
+        const existing = await this.readNamedRoom(input.accountSid, claim.holder);
         if (existing.status === "in-progress" || attempt === 2) return { kind: "name_taken", existing };
         // The holder completed but the process stopped before completeRoom
         // released its name: finish that, then claim again.
@@ -537,14 +546,15 @@ export class RedisStore implements Store {
     await this.guard(() => this.redis.rcReleaseLease(shardKeys(accountSid, shard).liveKitLease, owner));
   }
 
+  // Ready means Redis answers and would accept a write: a refusal (out of
+  // memory, read-only replica, ...) fails the ping with its cause.
   async ping(): Promise<void> {
-    await this.guard(async () => {
-      if (this.redis instanceof Cluster) await pingMasters(this.redis);
-      else await this.redis.ping();
-    });
+    await this.guard(() => probeWrites(this.redis));
+    this.refusals.accepted();
   }
 
   async close(): Promise<void> {
+    this.refusals.close();
     this.followers.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
@@ -555,7 +565,7 @@ export class RedisStore implements Store {
   }
 
   private guard<T>(operation: () => Promise<T>): Promise<T> {
-    return guarded(this.redis, operation);
+    return guarded(this.redis, { timeoutMs: this.options.commandTimeoutMs, refusals: this.refusals }, operation);
   }
 
   private async readLog(key: string, countPart: CountPart, after: string | undefined, limit: number) {
@@ -565,10 +575,31 @@ export class RedisStore implements Store {
   // Runs a room-slot script (scripts.ts) with the keys and arguments every
   // one of them takes, then its own.
   private roomScript(name: keyof typeof scripts, accountSid: string, roomSid: string, ...args: string[]): Promise<unknown> {
+    return this.roomScriptWithKeys(name, accountSid, roomSid, [], ...args);
+  }
+
+  // The same, for a script that takes more keys after the room's.
+  private roomScriptWithKeys(
+    name: keyof typeof scripts,
+    accountSid: string,
+    roomSid: string,
+    moreKeys: string[],
+    ...args: string[]
+  ): Promise<unknown> {
     const keys = roomKeys(accountSid, roomSid);
     const { retentionMs, retentionPerRoom } = this.options;
     const common = [keys.prefix, roomSid, String(retentionMs), String(retentionPerRoom), accountSid, this.now()];
-    return this.redis[name](keys.room, keys.log, keys.shardLog, keys.shardCounter, keys.callbacksDue, keys.timers, ...common, ...args);
+    return this.redis[name](
+      keys.room,
+      keys.log,
+      keys.shardLog,
+      keys.shardCounter,
+      keys.callbacksDue,
+      keys.timers,
+      ...moreKeys,
+      ...common,
+      ...args,
+    );
   }
 
   // A track script's answer: {'ok', value} or {why not}.
@@ -616,6 +647,59 @@ export class RedisStore implements Store {
     const pending = await this.redis.hget(accountKeys(accountSid).pending, roomSid);
     if (pending === null) throw new StoreInvariantError(`the room directory of ${accountSid} names ${roomSid}, which does not exist`);
     return this.writeRoom(accountSid, roomSid, pending);
+  }
+
+  private async claimAndWriteRoom(input: NewRoom): Promise<Claim> {
+    const keys = accountKeys(input.accountSid);
+    const [outcome, value] = (await this.roomScriptWithKeys(
+      "rcClaimAndCreateRoom",
+      input.accountSid,
+      input.sid,
+      [keys.names, keys.roomsByCreated("in-progress"), keys.roomsByName("in-progress"), keys.clock, keys.pending],
+      input.uniqueName,
+      JSON.stringify(pendingFields(input)),
+      String(this.options.maxRoomMs),
+    )) as [string, string | string[]];
+    return outcome === "created"
+      ? { kind: "created", room: decodeRoom(input.sid, value as string[])! }
+      : { kind: "taken", holder: value as string };
+  }
+
+  private async claimThenWriteRoom(input: NewRoom): Promise<Claim> {
+    const keys = accountKeys(input.accountSid);
+    const [outcome, value] = (await this.redis.rcClaimRoomName(
+      keys.names,
+      keys.roomsByCreated("in-progress"),
+      keys.roomsByName("in-progress"),
+      keys.clock,
+      keys.pending,
+      input.uniqueName,
+      input.sid,
+      JSON.stringify(pendingFields(input)),
+      this.now(),
+    )) as [string, string];
+    if (outcome === "taken") return { kind: "taken", holder: value };
+    try {
+      return { kind: "created", room: await this.writeRoom(input.accountSid, input.sid, value) };
+    } catch (error) {
+      if (refusalOf(error) === undefined) throw error;
+      // Refused: the record was not written, unless a reader that met the
+      // claim wrote it meanwhile. An undo that fails leaves a claim that the
+      // next reader completes, as after a stop.
+      const written = await this.readRoom(input.accountSid, input.sid).catch(() => undefined);
+      if (written !== undefined) return { kind: "created", room: written };
+      await this.redis
+        .rcUnclaimRoomName(
+          keys.names,
+          keys.roomsByCreated("in-progress"),
+          keys.roomsByName("in-progress"),
+          keys.pending,
+          input.uniqueName,
+          input.sid,
+        )
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   // Writes a claimed room's record and its room-created event, once.

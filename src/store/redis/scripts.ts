@@ -238,21 +238,84 @@ local function next_sequence() return tonumber(redis.call('HGET', room_key, 'log
 
 const roomScript = (lua: string): ScriptDefinition => ({ numberOfKeys: 6, lua: roomPrelude + lua });
 
+// Writes a claimed room's record (fields: a flat list of its fields and
+// values), once, with its room-created event, and schedules its end. Returns
+// the room's fields.
+const createRoomChunk = String.raw`
+local function create_room(created, max_ms, fields)
+  if redis.call('EXISTS', room_key) == 0 then
+    redis.call('HSET', room_key, unpack(fields))
+    redis.call('HSET', room_key, 'clock', time13(created), 'ends_by', created + max_ms)
+    append(created, 'room-created', false, false)
+    schedule('room', created + max_ms)
+    local unused = tonumber(redis.call('HGET', room_key, 'unused_room_timeout'))
+    if unused > 0 then schedule('unused', created + unused * 60000) end
+  end
+  return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
+end
+`;
+
+// Account slot: claims a unique name for a room and gives it its creation
+// time and sequence from the account's clock, keeping the complete record as
+// pending until the room's own slot has it (and until the room ends). Keys:
+// names, in-progress rooms by created, in-progress rooms by name, the
+// account's clock, pending rooms. Returns {'taken', holder sid} or
+// {'claimed', record as JSON}.
+const claimNameChunk = String.raw`
+local function claim_name(names_key, by_created_key, by_name_key, clock_key, pending_key, name, sid, fields_json, now)
+  local holder = redis.call('HGET', names_key, name)
+  if holder then return {'taken', holder} end
+  local ms = tick_after(redis.call('HGET', clock_key, 'clock'), now)
+  local sequence = redis.call('HINCRBY', clock_key, 'rooms', 1)
+  redis.call('HSET', clock_key, 'clock', time13(ms))
+  local room = cjson.decode(fields_json)
+  room.status = 'in-progress'
+  room.date_created = time13(ms)
+  room.date_updated = room.date_created
+  room.sequence = tostring(sequence)
+  local record = cjson.encode(room)
+  local member = room.date_created .. order(sequence) .. sid
+  redis.call('HSET', names_key, name, sid)
+  redis.call('ZADD', by_created_key, 0, member)
+  redis.call('ZADD', by_name_key, 0, name .. NAME_END .. member)
+  redis.call('HSET', pending_key, sid, record)
+  return {'claimed', record}
+end
+`;
+
 // ARGV[7], ARGV[8], ARGV[9..]: the room's creation time (ms), the longest a
 // room lasts (ms), then its fields and values. Writes the room claimed in its
-// account's directory, once, and schedules its end.
-const createRoom = roomScript(String.raw`
-if redis.call('EXISTS', room_key) == 0 then
-  local created = tonumber(ARGV[7])
-  redis.call('HSET', room_key, unpack(ARGV, 9))
-  redis.call('HSET', room_key, 'clock', time13(created), 'ends_by', created + tonumber(ARGV[8]))
-  append(created, 'room-created', false, false)
-  schedule('room', created + tonumber(ARGV[8]))
-  local unused = tonumber(redis.call('HGET', room_key, 'unused_room_timeout'))
-  if unused > 0 then schedule('unused', created + unused * 60000) end
+// account's directory (on a cluster, where the two slots may be apart).
+const createRoom = roomScript(
+  createRoomChunk +
+    String.raw`
+return create_room(tonumber(ARGV[7]), tonumber(ARGV[8]), {unpack(ARGV, 9)})
+`,
+);
+
+// On one Redis server, where every slot is at hand: the claim and the room's
+// record in one step, so a refused or failed creation leaves nothing behind.
+// KEYS[7..11]: the account's keys of claimRoomName. ARGV[7..9]: the unique
+// name, the room's fields as a JSON object, the longest a room lasts (ms).
+// Returns {'taken', holder sid} or {'created', the room's fields}.
+const claimAndCreateRoom: ScriptDefinition = {
+  numberOfKeys: 11,
+  lua:
+    roomPrelude +
+    createRoomChunk +
+    claimNameChunk +
+    String.raw`
+local claim = claim_name(KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[7], room_sid, ARGV[8], now)
+if claim[1] == 'taken' then return claim end
+local room = cjson.decode(claim[2])
+local fields = {}
+for field, value in pairs(room) do
+  table.insert(fields, field)
+  table.insert(fields, value)
 end
-return redis.call('HMGET', room_key, unpack(ROOM_FIELDS))
-`);
+return {'created', create_room(tonumber(room.date_created), tonumber(ARGV[9]), fields)}
+`,
+};
 
 // ARGV[7], ARGV[8]: the new participant's sid and identity.
 const join = roomScript(String.raw`
@@ -543,35 +606,37 @@ return redis.call('ZRANGE', KEYS[1], '-inf', tick_after(nil, ARGV[1]), 'BYSCORE'
 `,
 };
 
-// Account slot. KEYS: names, in-progress rooms by created, in-progress rooms
-// by name, the account's clock, pending rooms. ARGV: unique name, room sid,
-// the room's fields as a JSON object, the time to use ('' for Redis' clock). Claims the name for the room and gives
-// it its creation time and sequence from the account's clock, keeping the
-// complete record as pending until the room's own slot has it. Returns
-// {'taken', holder sid} or {'claimed', record as JSON}.
+// Account slot. KEYS: as claim_name's. ARGV: unique name, room sid, the
+// room's fields as a JSON object, the time to use ('' for Redis' clock).
 const claimRoomName: ScriptDefinition = {
   numberOfKeys: 5,
   lua:
     common +
+    claimNameChunk +
+    String.raw`
+return claim_name(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`,
+};
+
+// Account slot, when Redis refused to write a claimed room's record: takes
+// the claim back. KEYS: names, in-progress rooms by created, in-progress
+// rooms by name, pending rooms. ARGV: unique name, room sid. Only removes, so
+// Redis out of memory still runs it.
+const unclaimRoomName: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua:
+    common +
     String.raw`
 local name, sid = ARGV[1], ARGV[2]
-local holder = redis.call('HGET', KEYS[1], name)
-if holder then return {'taken', holder} end
-local ms = tick_after(redis.call('HGET', KEYS[4], 'clock'), ARGV[4])
-local sequence = redis.call('HINCRBY', KEYS[4], 'rooms', 1)
-redis.call('HSET', KEYS[4], 'clock', time13(ms))
-local room = cjson.decode(ARGV[3])
-room.status = 'in-progress'
-room.date_created = time13(ms)
-room.date_updated = room.date_created
-room.sequence = tostring(sequence)
-local record = cjson.encode(room)
-local member = room.date_created .. order(sequence) .. sid
-redis.call('HSET', KEYS[1], name, sid)
-redis.call('ZADD', KEYS[2], 0, member)
-redis.call('ZADD', KEYS[3], 0, name .. NAME_END .. member)
-redis.call('HSET', KEYS[5], sid, record)
-return {'claimed', record}
+local record = redis.call('HGET', KEYS[4], sid)
+if not record then return 0 end
+local room = cjson.decode(record)
+local member = room.date_created .. order(room.sequence) .. sid
+if redis.call('HGET', KEYS[1], name) == sid then redis.call('HDEL', KEYS[1], name) end
+redis.call('ZREM', KEYS[2], member)
+redis.call('ZREM', KEYS[3], name .. NAME_END .. member)
+redis.call('HDEL', KEYS[4], sid)
+return 1
 `,
 };
 
@@ -649,6 +714,8 @@ export const scripts = {
   rcSetSubscribeRules: setSubscribeRules,
   rcDueTimers: dueTimers,
   rcClaimRoomName: claimRoomName,
+  rcClaimAndCreateRoom: claimAndCreateRoom,
+  rcUnclaimRoomName: unclaimRoomName,
   rcReleaseRoomName: releaseRoomName,
   rcReadLog: readLog,
 };

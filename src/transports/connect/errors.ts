@@ -13,7 +13,7 @@ const codeOfKind: Record<ErrorKind, Code> = {
 export function connectErrorOf(error: unknown, log: (message: string) => void): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof RollcallError) return new ConnectError(error.message, codeOfKind[error.kind]);
-  if (error instanceof StoreUnavailableError) return new ConnectError("the store is unavailable; try again", Code.Unavailable);
+  if (error instanceof StoreUnavailableError) return new ConnectError(error.callerMessage, Code.Unavailable);
   log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   return new ConnectError("internal error", Code.Internal);
 }

@@ -82,7 +82,7 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
           return send(res, status, errorBody(status, code, message));
         }
         if (error instanceof StoreUnavailableError) {
-          return send(res, 503, errorBody(503, 20500, "Service unavailable: the store did not answer; try again"), { "retry-after": "1" });
+          return send(res, 503, errorBody(503, 20500, `Service unavailable: ${error.callerMessage}`), { "retry-after": "1" });
         }
         options.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         return send(res, 500, errorBody(500, 20500, "Internal server error"));
