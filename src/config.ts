@@ -55,6 +55,10 @@ export interface Config {
   callbackConcurrency: number;
   // The LiveKit bridge (src/livekit), off when LIVEKIT_URL is unset.
   liveKit: LiveKitConfig | undefined;
+  // Failed authentications allowed per minute, per client address and per
+  // account (or API key) sid, before calls are refused with 429.
+  authFailuresPerAddressPerMinute: number;
+  authFailuresPerAccountPerMinute: number;
 }
 
 export interface LiveKitConfig {
@@ -108,6 +112,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
     callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
     liveKit: liveKit(env),
+    authFailuresPerAddressPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ADDRESS", 600, 1, 1_000_000),
+    authFailuresPerAccountPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ACCOUNT", 1200, 1, 1_000_000),
   };
 }
 

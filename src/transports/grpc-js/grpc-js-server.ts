@@ -2,9 +2,11 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type M
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
-import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
+import type { BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
+import { refusalError } from "../connect/authentication.js";
 import { connectErrorOf } from "../connect/errors.js";
+import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 import type { ServiceBinding } from "../../services/services.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
@@ -61,14 +63,14 @@ export class GrpcJsServer {
     const { auth, log } = this.options;
     const toStatus = (error: unknown): Partial<grpc.StatusObject> => {
       const connectError = connectErrorOf(error, log);
-      return { code: connectError.code as number, details: connectError.rawMessage };
+      return { code: connectError.code as number, details: connectError.rawMessage, metadata: statusDetailsOf(connectError) };
     };
     const contextOf = (call: GrpcCall): HandlerContext => {
       const values = createContextValues();
       if (!isPublic) {
-        const accountSid = auth.accountOf(call.metadata.get("authorization")[0]?.toString());
-        if (accountSid === undefined) throw new ConnectError(credentialsRequired, Code.Unauthenticated);
-        values.set(accountKey, accountSid);
+        const authentication = auth.authenticate(call.metadata.get("authorization")[0]?.toString(), addressOfPeer(call.getPeer()));
+        if ("refused" in authentication) throw refusalError(authentication);
+        values.set(accountKey, authentication.accountSid);
       }
       return handlerContext(method, call, values);
     };
@@ -100,7 +102,7 @@ export class GrpcJsServer {
   }
 }
 
-type GrpcCall = { metadata: grpc.Metadata; once(event: "cancelled", listener: () => void): unknown };
+type GrpcCall = { metadata: grpc.Metadata; getPeer(): string; once(event: "cancelled", listener: () => void): unknown };
 
 // The handler context connect-es handlers expect: the caller's account, and a
 // signal that aborts when the call is cancelled or its deadline passes (grpc-js

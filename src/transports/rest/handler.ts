@@ -4,7 +4,7 @@ import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
 import type { TrackOperations } from "../../operations/tracks.js";
 import { RollcallError, StoreUnavailableError } from "../../domain/errors.js";
-import type { BasicAuth } from "../basic-auth.js";
+import type { Authentication, BasicAuth } from "../basic-auth.js";
 import { errorBody, parameterName, twilioErrorOf } from "./errors.js";
 import { Params } from "./params.js";
 import { requestPathOf } from "./request-path.js";
@@ -48,10 +48,9 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
     const { path, resource, segments } = requestPathOf(url.pathname);
     const notFound = () =>
       new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
-    const accountSid = options.auth.accountOf(req.headers.authorization);
-    if (accountSid === undefined) {
-      throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
-    }
+    const authentication = options.auth.authenticate(req.headers.authorization, req.socket.remoteAddress);
+    if ("refused" in authentication) throw refusal(authentication);
+    const { accountSid } = authentication;
     const match = matchRoute(routes, segments);
     if (match === undefined) throw notFound();
     const action = match.route.methods[req.method ?? ""];
@@ -89,6 +88,19 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
       },
     );
   };
+}
+
+// 401 for missing or wrong credentials; 429 with Retry-After (Twilio's 20429)
+// for a client that failed too often.
+function refusal(authentication: Exclude<Authentication, { accountSid: string }>): HttpError {
+  if (authentication.refused === "credentials") {
+    return new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
+  }
+  const seconds = Math.ceil(authentication.retryAfterMs / 1000);
+  return new HttpError(
+    { status: 429, body: errorBody(429, 20429, `Too Many Requests: too many failed authentications; retry after ${seconds} s`) },
+    { "retry-after": String(seconds) },
+  );
 }
 
 async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {
