@@ -2,6 +2,7 @@ import { Code, ConnectError, createConnectRouter, type ConnectRouter } from "@co
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type http from "node:http";
 import http2 from "node:http2";
+import { withSpecGrpcMessage } from "./grpc-message.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -27,7 +28,7 @@ export function rpcNodeHandler(
     }
     const contextValues = options.contextValues?.(req);
     handler(universalRequestFromNodeRequest(req, res, undefined, contextValues))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => universalResponseToNodeResponse(withSpecGrpcMessage(uRes), res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
         log(`rpc ${handler.service.typeName}/${handler.method.name} failed while answering: ${String(reason)}`);
