@@ -6,6 +6,7 @@ import type { BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
 import { refusalError } from "../connect/authentication.js";
 import { connectErrorOf } from "../connect/errors.js";
+import { writeBounded, type WritableCall } from "./bounded-writes.js";
 import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 import type { ServiceBinding } from "../../services/services.js";
 
@@ -74,6 +75,8 @@ export class GrpcJsServer {
       }
       return handlerContext(method, call, values);
     };
+    const serialize = responseSerializer(method.output);
+    const stream = (call: WritableCall, responses: () => AsyncIterable<object>) => writeBounded(call, responses, serialize);
     switch (method.methodKind) {
       case "unary":
         return (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
@@ -171,44 +174,23 @@ function decodeRequest(input: DescMessage, bytes: Buffer): object {
   }
 }
 
-// Writes every response, waiting for the client to drain the stream. A
-// cancelled call stops the responses: 'drain' never comes then, and a
-// handler that streams without end (Watch) would otherwise be kept forever.
-async function stream(
-  call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>,
-  responses: () => AsyncIterable<object>,
-): Promise<void> {
-  for await (const response of responses()) {
-    if (call.cancelled) break;
-    if (!call.write(response)) await drainedOrCancelled(call);
-  }
-  call.end();
-}
-
-function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>): Promise<void> {
-  if (call.cancelled) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done);
-      call.off("cancelled", done);
-      resolve();
-    };
-    call.once("drain", done);
-    call.once("cancelled", done);
-  });
-}
-
 function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
   const input = method.input;
   const output = method.output;
+  const serialize = responseSerializer(output);
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message) => Buffer.from(toBinary(input, message as MessageShape<DescMessage>)),
     requestDeserialize: (bytes) => decodeRequest(input, bytes),
-    // Handlers may answer with an init object rather than a message.
-    responseSerialize: (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>))),
+    // Streamed responses come serialized (bounded-writes.ts).
+    responseSerialize: (message) => (Buffer.isBuffer(message) ? message : serialize(message)),
     responseDeserialize: (bytes) => fromBinary(output, bytes),
   };
+}
+
+// Handlers may answer with an init object rather than a message.
+function responseSerializer(output: DescMessage): (message: object) => Buffer {
+  return (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>)));
 }
