@@ -67,3 +67,13 @@ export function quote(text: string): string {
 export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
 }
+
+// The caller went away (its call was cancelled or its stream reset): its
+// work stops before the next store command.
+export class CallCancelledError extends Error {
+  override readonly name = "CallCancelledError";
+}
+
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CallCancelledError("the call was cancelled");
+}

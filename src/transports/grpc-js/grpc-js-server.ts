@@ -105,7 +105,7 @@ export class GrpcJsServer {
   }
 }
 
-type GrpcCall = { metadata: grpc.Metadata; getPeer(): string; once(event: "cancelled", listener: () => void): unknown };
+type GrpcCall = { metadata: grpc.Metadata; cancelled: boolean; getPeer(): string; once(event: "cancelled", listener: () => void): unknown };
 
 // The handler context connect-es handlers expect: the caller's account, and a
 // signal that aborts when the call is cancelled or its deadline passes (grpc-js
@@ -127,7 +127,9 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
     get signal() {
       if (signal === undefined) {
         const cancelled = new AbortController();
-        call.once("cancelled", () => cancelled.abort(new ConnectError("the call was cancelled", Code.Canceled)));
+        const cancel = () => cancelled.abort(new ConnectError("the call was cancelled", Code.Canceled));
+        if (call.cancelled) cancel();
+        else call.once("cancelled", cancel);
         signal = cancelled.signal;
       }
       return signal;
