@@ -56,6 +56,10 @@ export interface Config {
   callbackConcurrency: number;
   // The LiveKit bridge (src/livekit), off when LIVEKIT_URL is unset.
   liveKit: LiveKitConfig | undefined;
+  // Failed authentications allowed per minute, per client address and per
+  // account (or API key) sid, before calls are refused with 429.
+  authFailuresPerAddressPerMinute: number;
+  authFailuresPerAccountPerMinute: number;
 }
 
 export interface LiveKitConfig {
@@ -121,6 +125,11 @@ export const settings = {
   LIVEKIT_API_SECRET: { default: undefined, meaning: "LiveKit's API secret" },
   ROLLCALL_LIVEKIT_ACCOUNT_SID: { default: undefined, meaning: "the account that owns the LiveKit rooms; unset for the only account" },
   ROLLCALL_LIVEKIT_RECONCILE_SECONDS: { default: "60", meaning: "how often the LiveKit bridge compares rooms and participants" },
+  ROLLCALL_AUTH_FAILURES_PER_ADDRESS: { default: "600", meaning: "failed authentications a client address may make per minute before 429" },
+  ROLLCALL_AUTH_FAILURES_PER_ACCOUNT: {
+    default: "1200",
+    meaning: "failed authentications per minute naming one account or API key sid before 429",
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;
@@ -165,6 +174,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 10, 600_000),
     callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 1, 10_000),
     liveKit: liveKit(env),
+    authFailuresPerAddressPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ADDRESS", 1, 1_000_000),
+    authFailuresPerAccountPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ACCOUNT", 1, 1_000_000),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { Delivery, type Resolve } from "./callbacks/delivery.js";
 import { CallbackRelay } from "./callbacks/relay.js";
@@ -21,7 +22,7 @@ import { consoleFilesHandler, isConsolePath } from "./transports/http/console-fi
 import { OnePortServer } from "./transports/http/one-port-server.js";
 import { isProbePath, probesHandler } from "./transports/http/probes.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
-import { authenticationInterceptor } from "./transports/connect/authentication.js";
+import { authenticationInterceptor, peerAddressKey } from "./transports/connect/authentication.js";
 import { errorInterceptor } from "./transports/connect/errors.js";
 import { rpcNodeHandler } from "./transports/connect/node-handler.js";
 import { GrpcJsServer } from "./transports/grpc-js/grpc-js-server.js";
@@ -38,6 +39,9 @@ export interface RunningServer {
   timers: TimerSweeper;
   // The LiveKit bridge, when LIVEKIT_URL is set.
   liveKit: LiveKitBridge | undefined;
+  // Authentication on every transport; its counters (failed, throttled) and
+  // cache size are for a metrics exporter.
+  auth: BasicAuth;
   // Stops accepting, lets calls in flight finish (streams end after their
   // current page, Watch streams at once), then closes the store.
   close(): Promise<void>;
@@ -82,7 +86,11 @@ export async function startServer(
   const participants = new ParticipantOperations(store, rooms);
   const tracks = new TrackOperations(store, participants);
   const events = new EventOperations(store, rooms, { keepAliveMs: config.watchKeepAliveMs });
-  const auth = new BasicAuth(credentials);
+  const auth = new BasicAuth(
+    credentials,
+    { perAddressPerMinute: config.authFailuresPerAddressPerMinute, perAccountPerMinute: config.authFailuresPerAccountPerMinute },
+    log,
+  );
   const draining = new AbortController();
   const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), tracks, () => store.ping(), draining.signal);
   const rpc = rpcNodeHandler(
@@ -95,6 +103,7 @@ export async function startServer(
       // the wire; Watch streams send many such.
       compressMinBytes: 64 * 1024,
       interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
+      contextValues: (req) => createContextValues().set(peerAddressKey, req.socket.remoteAddress),
     },
     log,
   );
@@ -194,6 +203,7 @@ export async function startServer(
     callbacks,
     timers,
     liveKit,
+    auth,
     async close() {
       draining.abort();
       await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);

@@ -85,3 +85,13 @@ export class StoreUnavailableError extends Error {
     return this.refusal === undefined ? "the store did not answer; try again" : this.message;
   }
 }
+
+// The caller went away (its call was cancelled or its stream reset): its
+// work stops before the next store command.
+export class CallCancelledError extends Error {
+  override readonly name = "CallCancelledError";
+}
+
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CallCancelledError("the call was cancelled");
+}

@@ -7,7 +7,7 @@ export class CallbackOperations {
 
   // The account's most recent failures, newest first; a page size of 0 or
   // none is the default.
-  async listFailures(accountSid: string, pageSize: number | undefined): Promise<CallbackFailureListing> {
-    return this.store.listCallbackFailures(accountSid, pageSizeOf(pageSize || undefined));
+  async listFailures(accountSid: string, pageSize: number | undefined, signal?: AbortSignal): Promise<CallbackFailureListing> {
+    return this.store.listCallbackFailures(accountSid, pageSizeOf(pageSize || undefined), signal);
   }
 }

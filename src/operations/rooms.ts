@@ -60,8 +60,8 @@ export class RoomOperations {
     private readonly accountCallbacks: ReadonlyMap<string, AccountCallback> = new Map(),
   ) {}
 
-  async create(accountSid: string, input: CreateRoomInput): Promise<RoomRecord> {
-    const outcome = await this.store.createRoom(this.newRoom(accountSid, input));
+  async create(accountSid: string, input: CreateRoomInput, signal?: AbortSignal): Promise<RoomRecord> {
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, input), signal);
     if (outcome.kind === "name_taken") {
       throw invalid("room_exists", "unique_name", `is held by in-progress room ${outcome.existing.sid}`);
     }
@@ -69,10 +69,11 @@ export class RoomOperations {
   }
 
   // A room by sid (any status) or by the unique name of an in-progress room.
-  async get(accountSid: string, room: string): Promise<RoomRecord> {
+  async get(accountSid: string, room: string, signal?: AbortSignal): Promise<RoomRecord> {
     if (room === "") throw invalid("invalid_parameter", "room", "is required (a room sid or unique name)");
     const sid = parseSid("RM", room);
-    const found = sid !== undefined ? await this.store.getRoom(accountSid, sid) : await this.store.findRoomByName(accountSid, room);
+    const found =
+      sid !== undefined ? await this.store.getRoom(accountSid, sid, signal) : await this.store.findRoomByName(accountSid, room, signal);
     if (found === undefined)
       throw new RollcallError("room_not_found", `no room ${quote(room)} (a room sid, or the unique name of an in-progress room)`);
     return found;
@@ -81,44 +82,48 @@ export class RoomOperations {
   // The sid of a room named by sid or by the unique name of an in-progress
   // room. A sid is taken as given without a read: the store scopes every call
   // to the account, so a foreign or missing room finds nothing there.
-  async sidOf(accountSid: string, room: string): Promise<string> {
-    return parseSid("RM", room) ?? (await this.get(accountSid, room)).sid;
+  async sidOf(accountSid: string, room: string, signal?: AbortSignal): Promise<string> {
+    return parseSid("RM", room) ?? (await this.get(accountSid, room, signal)).sid;
   }
 
   // The room a participant joins: by sid, or by name, creating an in-progress
   // room of that name when none exists (ad-hoc rooms).
-  async getOrCreate(accountSid: string, room: string): Promise<RoomRecord> {
-    if (parseSid("RM", room) !== undefined) return this.get(accountSid, room);
+  async getOrCreate(accountSid: string, room: string, signal?: AbortSignal): Promise<RoomRecord> {
+    if (parseSid("RM", room) !== undefined) return this.get(accountSid, room, signal);
     checkRoomName(room, "room");
-    const existing = await this.store.findRoomByName(accountSid, room);
+    const existing = await this.store.findRoomByName(accountSid, room, signal);
     if (existing !== undefined) return existing;
     const callback = this.accountCallbacks.get(accountSid);
     const input = { uniqueName: room, statusCallback: callback?.url, statusCallbackMethod: callback?.method };
-    const outcome = await this.store.createRoom(this.newRoom(accountSid, input, "room", adHocTimeouts));
+    const outcome = await this.store.createRoom(this.newRoom(accountSid, input, "room", adHocTimeouts), signal);
     return outcome.kind === "created" ? outcome.room : outcome.existing;
   }
 
-  async list(accountSid: string, input: ListRoomsInput): Promise<RoomPage> {
+  async list(accountSid: string, input: ListRoomsInput, signal?: AbortSignal): Promise<RoomPage> {
     const limit = pageSizeOf(input.pageSize);
     const position = input.pageToken ? decodePageToken(input.pageToken, roomStatuses, input.status) : undefined;
     const status = input.status ?? position?.status ?? "in-progress";
-    const rooms = await this.store.listRooms(accountSid, {
-      status,
-      uniqueName: input.uniqueName || undefined,
-      after: input.dateCreatedAfter,
-      before: input.dateCreatedBefore,
-      cursor: position?.cursor,
-      limit: limit + 1,
-    });
+    const rooms = await this.store.listRooms(
+      accountSid,
+      {
+        status,
+        uniqueName: input.uniqueName || undefined,
+        after: input.dateCreatedAfter,
+        before: input.dateCreatedBefore,
+        cursor: position?.cursor,
+        limit: limit + 1,
+      },
+      signal,
+    );
     const { page, next } = cutPage(rooms, limit, status, (room) => room.dateCreated);
     return { rooms: page, nextPageToken: next ? encodePageToken(next) : "" };
   }
 
   // Completes a room. Only "completed" may be asked for.
-  async update(accountSid: string, room: string, status: RoomStatus | undefined): Promise<RoomRecord> {
+  async update(accountSid: string, room: string, status: RoomStatus | undefined, signal?: AbortSignal): Promise<RoomRecord> {
     if (status !== "completed") throw invalid("status_invalid", "status", `must be completed, got ${status ?? "nothing"}`);
-    const found = await this.get(accountSid, room);
-    const completed = await this.store.completeRoom(accountSid, found.sid);
+    const found = await this.get(accountSid, room, signal);
+    const completed = await this.store.completeRoom(accountSid, found.sid, signal);
     if (completed === undefined) throw new RollcallError("room_not_found", `no room ${quote(room)}`);
     return completed;
   }

@@ -42,61 +42,83 @@ export class TrackOperations {
     private readonly participants: ParticipantOperations,
   ) {}
 
-  async publish(accountSid: string, input: PublishInput): Promise<TrackRecord> {
+  async publish(accountSid: string, input: PublishInput, signal?: AbortSignal): Promise<TrackRecord> {
     const name = checkTrackName(input.name);
     if (input.kind === undefined) throw invalid("track_kind_invalid", "kind", "is required: audio, video or data");
-    const p = await this.participants.get(accountSid, input.room, input.participant);
+    const p = await this.participants.get(accountSid, input.room, input.participant, signal);
     const track = { sid: newSid("MT"), name, kind: input.kind, enabled: input.enabled ?? true };
-    return settled(await this.store.publishTrack(accountSid, p.roomSid, p.sid, track), `a track named ${quote(name)}`);
+    return settled(await this.store.publishTrack(accountSid, p.roomSid, p.sid, track, signal), `a track named ${quote(name)}`);
   }
 
-  async update(accountSid: string, room: string, participant: string, track: string, enabled: boolean): Promise<TrackRecord> {
-    const found = await this.getPublished(accountSid, room, participant, track);
-    return settled(await this.store.setTrackEnabled(accountSid, found.roomSid, found.participantSid, found.sid, enabled), quote(track));
+  async update(
+    accountSid: string,
+    room: string,
+    participant: string,
+    track: string,
+    enabled: boolean,
+    signal?: AbortSignal,
+  ): Promise<TrackRecord> {
+    const found = await this.getPublished(accountSid, room, participant, track, signal);
+    return settled(
+      await this.store.setTrackEnabled(accountSid, found.roomSid, found.participantSid, found.sid, enabled, signal),
+      quote(track),
+    );
   }
 
-  async unpublish(accountSid: string, room: string, participant: string, track: string): Promise<TrackRecord> {
-    const found = await this.getPublished(accountSid, room, participant, track);
-    return settled(await this.store.unpublishTrack(accountSid, found.roomSid, found.participantSid, found.sid), quote(track));
+  async unpublish(accountSid: string, room: string, participant: string, track: string, signal?: AbortSignal): Promise<TrackRecord> {
+    const found = await this.getPublished(accountSid, room, participant, track, signal);
+    return settled(await this.store.unpublishTrack(accountSid, found.roomSid, found.participantSid, found.sid, signal), quote(track));
   }
 
-  async subscribe(accountSid: string, room: string, participant: string, track: string): Promise<SubscriptionRecord> {
-    const p = await this.participants.get(accountSid, room, participant);
-    return settled(await this.store.subscribe(accountSid, p.roomSid, p.sid, trackSidOf(track)), quote(track));
+  async subscribe(accountSid: string, room: string, participant: string, track: string, signal?: AbortSignal): Promise<SubscriptionRecord> {
+    const p = await this.participants.get(accountSid, room, participant, signal);
+    return settled(await this.store.subscribe(accountSid, p.roomSid, p.sid, trackSidOf(track), signal), quote(track));
   }
 
-  async unsubscribe(accountSid: string, room: string, participant: string, track: string): Promise<SubscriptionRecord> {
-    const p = await this.participants.get(accountSid, room, participant);
-    return settled(await this.store.unsubscribe(accountSid, p.roomSid, p.sid, trackSidOf(track)), quote(track));
+  async unsubscribe(
+    accountSid: string,
+    room: string,
+    participant: string,
+    track: string,
+    signal?: AbortSignal,
+  ): Promise<SubscriptionRecord> {
+    const p = await this.participants.get(accountSid, room, participant, signal);
+    return settled(await this.store.unsubscribe(accountSid, p.roomSid, p.sid, trackSidOf(track), signal), quote(track));
   }
 
   // A published track of the participant, by sid or by name.
-  async getPublished(accountSid: string, room: string, participant: string, track: string): Promise<TrackRecord> {
-    const p = await this.participants.get(accountSid, room, participant);
+  async getPublished(accountSid: string, room: string, participant: string, track: string, signal?: AbortSignal): Promise<TrackRecord> {
+    const p = await this.participants.get(accountSid, room, participant, signal);
     const sid = parseSid("MT", track);
     const by = sid !== undefined ? { sid } : { name: checkTrackName(track, "track") };
-    const found = await this.store.getPublishedTrack(accountSid, p.roomSid, p.sid, by);
+    const found = await this.store.getPublishedTrack(accountSid, p.roomSid, p.sid, by, signal);
     if (found === undefined) throw trackNotFound(track, p.sid);
     return found;
   }
 
   // A track the participant subscribes to, by sid only: names are unique
   // per publisher, not per subscriber (as in Twilio).
-  async getSubscribed(accountSid: string, room: string, participant: string, track: string): Promise<SubscriptionRecord> {
-    const p = await this.participants.get(accountSid, room, participant);
+  async getSubscribed(
+    accountSid: string,
+    room: string,
+    participant: string,
+    track: string,
+    signal?: AbortSignal,
+  ): Promise<SubscriptionRecord> {
+    const p = await this.participants.get(accountSid, room, participant, signal);
     const sid = parseSid("MT", track);
-    const found = sid === undefined ? undefined : await this.store.getSubscription(accountSid, p.roomSid, p.sid, sid);
+    const found = sid === undefined ? undefined : await this.store.getSubscription(accountSid, p.roomSid, p.sid, sid, signal);
     if (found === undefined) throw trackNotFound(track, p.sid);
     return found;
   }
 
-  async *publishedPages(accountSid: string, input: TrackListInput): AsyncGenerator<TrackPage<TrackRecord>, void> {
-    const p = await this.participants.get(accountSid, input.room, input.participant);
+  async *publishedPages(accountSid: string, input: TrackListInput, signal?: AbortSignal): AsyncGenerator<TrackPage<TrackRecord>, void> {
+    const p = await this.participants.get(accountSid, input.room, input.participant, signal);
     yield* pages(
       input,
       p.roomSid,
       publishedList,
-      (query) => this.store.listPublishedTracks(accountSid, p.roomSid, p.sid, query),
+      (query) => this.store.listPublishedTracks(accountSid, p.roomSid, p.sid, query, signal),
       (t) => ({
         time: t.dateCreated,
         sequence: t.sequence,
@@ -105,13 +127,17 @@ export class TrackOperations {
     );
   }
 
-  async *subscribedPages(accountSid: string, input: TrackListInput): AsyncGenerator<TrackPage<SubscriptionRecord>, void> {
-    const p = await this.participants.get(accountSid, input.room, input.participant);
+  async *subscribedPages(
+    accountSid: string,
+    input: TrackListInput,
+    signal?: AbortSignal,
+  ): AsyncGenerator<TrackPage<SubscriptionRecord>, void> {
+    const p = await this.participants.get(accountSid, input.room, input.participant, signal);
     yield* pages(
       input,
       p.roomSid,
       subscribedList,
-      (query) => this.store.listSubscriptions(accountSid, p.roomSid, p.sid, query),
+      (query) => this.store.listSubscriptions(accountSid, p.roomSid, p.sid, query, signal),
       (s) => ({
         time: s.dateCreated,
         sequence: s.sequence,
@@ -120,19 +146,25 @@ export class TrackOperations {
     );
   }
 
-  async getRules(accountSid: string, room: string, participant: string): Promise<SubscribeRules> {
-    const p = await this.participants.get(accountSid, room, participant);
-    const rules = await this.store.getSubscribeRules(accountSid, p.roomSid, p.sid);
+  async getRules(accountSid: string, room: string, participant: string, signal?: AbortSignal): Promise<SubscribeRules> {
+    const p = await this.participants.get(accountSid, room, participant, signal);
+    const rules = await this.store.getSubscribeRules(accountSid, p.roomSid, p.sid, signal);
     if (rules === undefined) throw new RollcallError("participant_not_found", `no participant ${quote(participant)} in room ${p.roomSid}`);
     return rules;
   }
 
   // Replaces the rules, given as Twilio's JSON text (REST) or as rules (RPC).
   // Invalid rules change nothing.
-  async setRules(accountSid: string, room: string, participant: string, rules: string | unknown[] | undefined): Promise<SubscribeRules> {
+  async setRules(
+    accountSid: string,
+    room: string,
+    participant: string,
+    rules: string | unknown[] | undefined,
+    signal?: AbortSignal,
+  ): Promise<SubscribeRules> {
     const checked: SubscribeRule[] = typeof rules === "string" || rules === undefined ? parseRulesJson(rules) : checkRules(rules);
-    const p = await this.participants.get(accountSid, room, participant);
-    return settled(await this.store.setSubscribeRules(accountSid, p.roomSid, p.sid, checked), quote(participant));
+    const p = await this.participants.get(accountSid, room, participant, signal);
+    return settled(await this.store.setSubscribeRules(accountSid, p.roomSid, p.sid, checked, signal), quote(participant));
   }
 }
 

@@ -8,7 +8,7 @@ import { accountOf } from "./account.js";
 export function callbackService(callbacks: CallbackOperations): ServiceImpl<typeof CallbackService> {
   return {
     async listFailures(req, ctx) {
-      const { failures, total } = await callbacks.listFailures(accountOf(ctx), req.pageSize);
+      const { failures, total } = await callbacks.listFailures(accountOf(ctx), req.pageSize, ctx.signal);
       return create(CallbackServiceListFailuresResponseSchema, {
         total: BigInt(total),
         failures: failures.map((f) =>

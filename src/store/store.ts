@@ -143,7 +143,7 @@ export interface CallbackStore {
   // Counts a failed attempt at the event after `cursor` and makes the room
   // due again at `dueMs`; false when the cursor moved meanwhile.
   postponeCallback(accountSid: string, roomSid: string, cursor: number, dueMs: number): Promise<boolean>;
-  listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing>;
+  listCallbackFailures(accountSid: string, limit: number, signal?: AbortSignal): Promise<CallbackFailureListing>;
   // Takes or renews the lease of a shard for `owner`; false when another
   // owner holds it.
   holdCallbackLease(accountSid: string, shard: number, owner: string, ttlMs: number): Promise<boolean>;
@@ -255,7 +255,13 @@ export interface TrackQuery {
 // room's completion) unpublishes its tracks and ends its subscriptions in the
 // disconnect's own step.
 export interface TrackStore {
-  publishTrack(accountSid: string, roomSid: string, participantSid: string, track: NewTrack): Promise<TrackOutcome<TrackRecord>>;
+  publishTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    track: NewTrack,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<TrackRecord>>;
   // Enables or disables a published track; an unchanged state appends nothing.
   setTrackEnabled(
     accountSid: string,
@@ -263,59 +269,113 @@ export interface TrackStore {
     participantSid: string,
     trackSid: string,
     enabled: boolean,
+    signal?: AbortSignal,
   ): Promise<TrackOutcome<TrackRecord>>;
   // Removes a published track and every subscription to it; the track as it was.
-  unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>>;
+  unpublishTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<TrackRecord>>;
   // Subscribes a present participant to another's published track of the
   // same room; an existing subscription comes back unchanged.
-  subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
-  unsubscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>>;
+  subscribe(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<SubscriptionRecord>>;
+  unsubscribe(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<SubscriptionRecord>>;
   // A published track of the participant, by sid or by name.
   getPublishedTrack(
     accountSid: string,
     roomSid: string,
     participantSid: string,
     by: { sid: string } | { name: string },
+    signal?: AbortSignal,
   ): Promise<TrackRecord | undefined>;
-  getSubscription(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<SubscriptionRecord | undefined>;
-  listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]>;
-  listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]>;
+  getSubscription(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<SubscriptionRecord | undefined>;
+  listPublishedTracks(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    query: TrackQuery,
+    signal?: AbortSignal,
+  ): Promise<TrackRecord[]>;
+  listSubscriptions(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    query: TrackQuery,
+    signal?: AbortSignal,
+  ): Promise<SubscriptionRecord[]>;
   // undefined for a participant that does not exist.
-  getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined>;
+  getSubscribeRules(accountSid: string, roomSid: string, participantSid: string, signal?: AbortSignal): Promise<SubscribeRules | undefined>;
   // Replaces the participant's rules (any status), appending subscribe-rules-updated.
   setSubscribeRules(
     accountSid: string,
     roomSid: string,
     participantSid: string,
     rules: SubscribeRule[],
+    signal?: AbortSignal,
   ): Promise<TrackOutcome<SubscribeRules>>;
 }
 
+// Methods a caller's request runs take its signal: once the caller is gone
+// (cancelled, reset), no further store command starts for it. A read checks
+// before each command; a change checks before its first step only, as its
+// later steps complete what the first began.
 export interface Store extends CallbackStore, TimerStore, TrackStore, LiveKitStore {
   readonly description: string;
 
   // Stores a new in-progress room unless another in-progress room of the
   // account holds its unique name.
-  createRoom(room: NewRoom): Promise<CreateRoomOutcome>;
-  getRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined>;
+  createRoom(room: NewRoom, signal?: AbortSignal): Promise<CreateRoomOutcome>;
+  getRoom(accountSid: string, roomSid: string, signal?: AbortSignal): Promise<RoomRecord | undefined>;
   // The in-progress room holding this unique name.
-  findRoomByName(accountSid: string, uniqueName: string): Promise<RoomRecord | undefined>;
-  listRooms(accountSid: string, query: RoomQuery): Promise<RoomRecord[]>;
+  findRoomByName(accountSid: string, uniqueName: string, signal?: AbortSignal): Promise<RoomRecord | undefined>;
+  listRooms(accountSid: string, query: RoomQuery, signal?: AbortSignal): Promise<RoomRecord[]>;
   // Marks the room completed, disconnects its present participants and frees
   // its unique name. A room that is no longer in progress comes back unchanged.
-  completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined>;
+  completeRoom(accountSid: string, roomSid: string, signal?: AbortSignal): Promise<RoomRecord | undefined>;
 
   // Adds a connected participant to an in-progress room with room to spare,
   // disconnecting the present participant of the same identity, if any.
-  join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome>;
-  getParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined>;
-  findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined>;
+  join(accountSid: string, roomSid: string, sid: string, identity: string, signal?: AbortSignal): Promise<JoinOutcome>;
+  getParticipant(accountSid: string, roomSid: string, sid: string, signal?: AbortSignal): Promise<ParticipantRecord | undefined>;
+  findPresentParticipant(
+    accountSid: string,
+    roomSid: string,
+    identity: string,
+    signal?: AbortSignal,
+  ): Promise<ParticipantRecord | undefined>;
   // Disconnects a present participant; a disconnected one comes back unchanged.
-  disconnectParticipant(accountSid: string, roomSid: string, sid: string, reason: DisconnectReason): Promise<ParticipantRecord | undefined>;
+  disconnectParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+    reason: DisconnectReason,
+    signal?: AbortSignal,
+  ): Promise<ParticipantRecord | undefined>;
   // Replaces a participant's identity with its sid, whatever its status.
-  anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined>;
+  anonymizeParticipant(accountSid: string, roomSid: string, sid: string, signal?: AbortSignal): Promise<ParticipantRecord | undefined>;
   // Participants of one status in (start time, sequence) order.
-  listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantListing>;
+  listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery, signal?: AbortSignal): Promise<ParticipantListing>;
 
   // Follows a log from after `afterId` (undefined: its current end): yields
   // what is there, then each batch appended later, and an empty batch after

@@ -1,48 +1,143 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, hash, timingSafeEqual } from "node:crypto";
 import type { Credentials } from "../credentials.js";
+import { FailureBuckets } from "./failure-buckets.js";
 
 // What an RPC without valid credentials is told.
 export const credentialsRequired =
   "missing or wrong credentials: send HTTP Basic authorization with an account sid and auth token, or an API key sid and secret";
 
+export interface FailedAuthLimits {
+  // Failed authentications a client address may make per minute (and at once).
+  perAddressPerMinute: number;
+  // Failed authentications per minute against one account or API key sid, from
+  // addresses that have not authenticated as it before.
+  perAccountPerMinute: number;
+}
+
+export type Authentication =
+  | { accountSid: string }
+  // No valid credentials: 401, unauthenticated.
+  | { refused: "credentials" }
+  // Too many failures from this address or against this sid: 429 with
+  // Retry-After, resource exhausted; nothing was checked.
+  | { refused: "too_many_failures"; retryAfterMs: number };
+
+// Counts for operators (a metrics exporter reads them).
+export interface AuthCounters {
+  // Calls whose credentials were missing, malformed or wrong.
+  failed: number;
+  // Calls refused unchecked because their address or sid failed too often.
+  throttled: number;
+}
+
 // HTTP Basic authentication, the same on every transport: the username is an
 // account sid or an API key sid, the password its auth token or secret.
+//
+// The header must be the scheme (any case), one space and a base64 token
+// (RFC 7617), nothing else: anything else is refused as no credentials
+// (401). RFC 9110's grammar would allow more spaces; no client sends them.
 export class BasicAuth {
-  // Headers already verified, so a client's every call does not hash its
-  // secret again. Only valid credentials enter, and the whole header is the
-  // key, so a lookup tells a guesser nothing the constant-time path would not.
+  // Credentials already verified, so a client's every call does not compare
+  // its secret again: the digest of "user:secret" -> account sid. Only valid
+  // credentials enter, at most one per user, each entry of fixed size.
   private readonly verified = new Map<string, string>();
+  private readonly failuresByAddress: FailureBuckets;
+  private readonly failuresBySid: FailureBuckets;
+  // "<sid> <address>" for addresses that authenticated as the sid: failures
+  // of others against the sid do not lock them out.
+  private readonly knownAddresses = new Set<string>();
+  readonly counters: AuthCounters = { failed: 0, throttled: 0 };
 
-  constructor(private readonly credentials: Credentials) {}
-
-  // The account the caller acts for, or undefined if the header does not
-  // carry valid credentials.
-  accountOf(authorization: string | null | undefined): string | undefined {
-    if (authorization === null || authorization === undefined) return undefined;
-    const known = this.verified.get(authorization);
-    if (known !== undefined) return known;
-    const accountSid = this.verify(authorization);
-    if (accountSid !== undefined) {
-      if (this.verified.size >= maxVerified) this.verified.clear();
-      this.verified.set(authorization, accountSid);
-    }
-    return accountSid;
+  constructor(
+    private readonly credentials: Credentials,
+    limits: FailedAuthLimits,
+    private readonly log: (message: string) => void,
+  ) {
+    this.failuresByAddress = new FailureBuckets(limits.perAddressPerMinute);
+    this.failuresBySid = new FailureBuckets(limits.perAccountPerMinute);
   }
 
-  private verify(authorization: string): string | undefined {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-    if (match === null) return undefined;
-    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon < 0) return undefined;
-    const user = this.credentials.users.get(decoded.slice(0, colon));
-    // Compare even for an unknown user, so timing does not tell which users exist.
-    const matches = sameSecret(decoded.slice(colon + 1), user?.secret ?? "\u0000unknown user");
-    return user !== undefined && matches ? user.accountSid : undefined;
+  // The account the caller acts for, or why it is refused. `address` is the
+  // client's IP address as its socket reports it.
+  authenticate(authorization: string | null | undefined, address: string | undefined, now = Date.now()): Authentication {
+    const from = address ?? "unknown";
+    const addressWait = this.failuresByAddress.waitOf(from, now);
+    if (addressWait > 0) return this.throttled(addressWait);
+    const given = parseBasic(authorization);
+    if (given === undefined) return this.failed(from, undefined, now);
+    const user = this.credentials.users.get(given.user);
+    if (user !== undefined) {
+      const sidWait = this.failuresBySid.waitOf(given.user, now);
+      if (sidWait > 0 && !this.knownAddresses.has(`${given.user} ${from}`)) return this.throttled(sidWait);
+    }
+    let accountSid = this.verified.get(given.digest);
+    if (accountSid === undefined) {
+      // Compare even for an unknown user, so timing does not tell which users exist.
+      const matches = sameSecret(given.secret, user?.secret ?? "\u0000unknown user");
+      if (user === undefined || !matches) return this.failed(from, user === undefined ? undefined : given.user, now);
+      accountSid = user.accountSid;
+      if (this.verified.size >= maxVerified) this.verified.clear();
+      this.verified.set(given.digest, accountSid);
+    }
+    this.rememberAddress(`${given.user} ${from}`);
+    return { accountSid };
+  }
+
+  // Bytes the verified-credentials cache holds, keys and values (UTF-16).
+  get cacheBytes(): number {
+    let bytes = 0;
+    for (const [digest, accountSid] of this.verified) bytes += 2 * (digest.length + accountSid.length);
+    return bytes;
+  }
+
+  private failed(address: string, sid: string | undefined, now: number): Authentication {
+    this.counters.failed++;
+    if (this.failuresByAddress.fail(address, now)) {
+      this.log(
+        `authentication: too many failures from ${address}; its calls are refused with resource exhausted (429) until it slows down`,
+      );
+    }
+    if (sid !== undefined && this.failuresBySid.fail(sid, now)) {
+      this.log(
+        `authentication: too many failures against ${sid}; calls as ${sid} from addresses it has not used are refused with resource exhausted (429) until they slow down`,
+      );
+    }
+    return { refused: "credentials" };
+  }
+
+  private throttled(retryAfterMs: number): Authentication {
+    this.counters.throttled++;
+    return { refused: "too_many_failures", retryAfterMs };
+  }
+
+  private rememberAddress(key: string): void {
+    if (this.knownAddresses.has(key)) return;
+    if (this.knownAddresses.size >= maxKnownAddresses) this.knownAddresses.delete(this.knownAddresses.values().next().value!);
+    this.knownAddresses.add(key);
   }
 }
 
 const maxVerified = 10_000;
+const maxKnownAddresses = 10_000;
+// Longer headers are refused unread: no secret in the credentials file needs more.
+const maxAuthorizationLength = 4096;
+const basicForm = /^basic ([A-Za-z0-9+/]+={0,2})$/i;
+
+// The credentials of a well-formed Basic header, and their digest: the cache
+// key, the same however the header was written.
+function parseBasic(authorization: string | null | undefined): { user: string; secret: string; digest: string } | undefined {
+  if (typeof authorization !== "string" || authorization.length > maxAuthorizationLength) return undefined;
+  const match = basicForm.exec(authorization);
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64");
+  const colon = decoded.indexOf(0x3a);
+  if (colon < 0) return undefined;
+  return {
+    user: decoded.toString("utf8", 0, colon),
+    secret: decoded.toString("utf8", colon + 1),
+    digest: hash("sha256", decoded, "base64"),
+  };
+}
 
 // Constant time whatever the lengths: compares digests, not the secrets.
 function sameSecret(given: string, expected: string): boolean {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { throwIfCancelled } from "../../domain/errors.js";
 import { Cluster } from "ioredis";
 import { encodeSequence, encodeTime, lexRange, sidOfMember } from "../lex-index.js";
 import type {
@@ -139,7 +140,8 @@ export class RedisStore implements Store {
   // room-created event. A refused write takes the claim back; if the creator
   // stops in between, whoever meets a claimed name whose record is still
   // pending writes it, so a claimed room always comes into being.
-  async createRoom(input: NewRoom): Promise<CreateRoomOutcome> {
+  async createRoom(input: NewRoom, signal?: AbortSignal): Promise<CreateRoomOutcome> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       for (let attempt = 1; ; attempt++) {
         const claim = this.redis instanceof Cluster ? await this.claimThenWriteRoom(input) : await this.claimAndWriteRoom(input);
@@ -153,14 +155,17 @@ export class RedisStore implements Store {
     });
   }
 
-  async getRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
+  async getRoom(accountSid: string, roomSid: string, signal?: AbortSignal): Promise<RoomRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(() => this.readRoom(accountSid, roomSid));
   }
 
-  async findRoomByName(accountSid: string, uniqueName: string): Promise<RoomRecord | undefined> {
+  async findRoomByName(accountSid: string, uniqueName: string, signal?: AbortSignal): Promise<RoomRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const sid = await this.redis.hget(accountKeys(accountSid).names, uniqueName);
       if (sid === null) return undefined;
+      throwIfCancelled(signal);
       const room = await this.readNamedRoom(accountSid, sid);
       if (room.status === "in-progress") return room;
       await this.releaseName(room);
@@ -168,7 +173,8 @@ export class RedisStore implements Store {
     });
   }
 
-  async listRooms(accountSid: string, query: RoomQuery): Promise<RoomRecord[]> {
+  async listRooms(accountSid: string, query: RoomQuery, signal?: AbortSignal): Promise<RoomRecord[]> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const keys = accountKeys(accountSid);
       const index = query.uniqueName === undefined ? keys.roomsByCreated(query.status) : keys.roomsByName(query.status);
@@ -178,6 +184,7 @@ export class RedisStore implements Store {
       // A member whose room is not of the listed status is skipped, so read
       // on until the page is full: a short page would end the listing early.
       for (;;) {
+        throwIfCancelled(signal);
         const wanted = query.limit - listed.length;
         const members = await this.redis.zrange(index, min, range.max, "BYLEX", "LIMIT", 0, wanted);
         const rooms = await Promise.all(members.map((member) => this.readNamedRoom(accountSid, sidOfMember(member))));
@@ -192,7 +199,8 @@ export class RedisStore implements Store {
     });
   }
 
-  async completeRoom(accountSid: string, roomSid: string): Promise<RoomRecord | undefined> {
+  async completeRoom(accountSid: string, roomSid: string, signal?: AbortSignal): Promise<RoomRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const reply = (await this.roomScript("rcCompleteRoom", accountSid, roomSid)) as string[] | null;
       const room = reply === null ? undefined : decodeRoom(roomSid, reply);
@@ -201,7 +209,8 @@ export class RedisStore implements Store {
     });
   }
 
-  async join(accountSid: string, roomSid: string, sid: string, identity: string): Promise<JoinOutcome> {
+  async join(accountSid: string, roomSid: string, sid: string, identity: string, signal?: AbortSignal): Promise<JoinOutcome> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const reply = (await this.roomScript("rcJoin", accountSid, roomSid, sid, identity)) as [string, ...unknown[]];
       switch (reply[0]) {
@@ -221,7 +230,8 @@ export class RedisStore implements Store {
     });
   }
 
-  async getParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
+  async getParticipant(accountSid: string, roomSid: string, sid: string, signal?: AbortSignal): Promise<ParticipantRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const values = await this.redis.hmget(roomKeys(accountSid, roomSid).participant(sid), ...participantFields);
       const participant = decodeParticipant(roomSid, [sid, ...values]);
@@ -229,7 +239,13 @@ export class RedisStore implements Store {
     });
   }
 
-  async findPresentParticipant(accountSid: string, roomSid: string, identity: string): Promise<ParticipantRecord | undefined> {
+  async findPresentParticipant(
+    accountSid: string,
+    roomSid: string,
+    identity: string,
+    signal?: AbortSignal,
+  ): Promise<ParticipantRecord | undefined> {
+    throwIfCancelled(signal);
     return this.participantScript("rcFindPresentParticipant", accountSid, roomSid, identity);
   }
 
@@ -238,7 +254,9 @@ export class RedisStore implements Store {
     roomSid: string,
     sid: string,
     reason: DisconnectReason,
+    signal?: AbortSignal,
   ): Promise<ParticipantRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const reply = (await this.roomScript("rcDisconnectParticipant", accountSid, roomSid, sid, reason)) as
         [ParticipantReply, string[] | null] | null;
@@ -270,11 +288,18 @@ export class RedisStore implements Store {
     });
   }
 
-  async anonymizeParticipant(accountSid: string, roomSid: string, sid: string): Promise<ParticipantRecord | undefined> {
+  async anonymizeParticipant(
+    accountSid: string,
+    roomSid: string,
+    sid: string,
+    signal?: AbortSignal,
+  ): Promise<ParticipantRecord | undefined> {
+    throwIfCancelled(signal);
     return this.participantScript("rcAnonymizeParticipant", accountSid, roomSid, sid);
   }
 
-  async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery): Promise<ParticipantListing> {
+  async listParticipants(accountSid: string, roomSid: string, query: ParticipantQuery, signal?: AbortSignal): Promise<ParticipantListing> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const index = query.identity === undefined ? `by-start:${query.status}` : `by-identity:${query.status}`;
       const { min, max } = lexRange(query, query.identity);
@@ -291,7 +316,14 @@ export class RedisStore implements Store {
     });
   }
 
-  async publishTrack(accountSid: string, roomSid: string, participantSid: string, track: NewTrack): Promise<TrackOutcome<TrackRecord>> {
+  async publishTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    track: NewTrack,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<TrackRecord>> {
+    throwIfCancelled(signal);
     const args = [participantSid, track.sid, track.name, track.kind, track.enabled ? "1" : "0"];
     return this.trackChange("rcPublishTrack", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
   }
@@ -302,18 +334,34 @@ export class RedisStore implements Store {
     participantSid: string,
     trackSid: string,
     enabled: boolean,
+    signal?: AbortSignal,
   ): Promise<TrackOutcome<TrackRecord>> {
+    throwIfCancelled(signal);
     const args = [participantSid, trackSid, enabled ? "1" : "0"];
     return this.trackChange("rcSetTrackEnabled", accountSid, roomSid, args, (reply: TrackReply) => decodeTrack(roomSid, reply)!);
   }
 
-  async unpublishTrack(accountSid: string, roomSid: string, participantSid: string, trackSid: string): Promise<TrackOutcome<TrackRecord>> {
+  async unpublishTrack(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<TrackRecord>> {
+    throwIfCancelled(signal);
     return this.trackChange("rcUnpublishTrack", accountSid, roomSid, [participantSid, trackSid], (reply: TrackReply) =>
       decodeTrack(roomSid, reply)!,
     );
   }
 
-  async subscribe(accountSid: string, roomSid: string, subscriberSid: string, trackSid: string): Promise<TrackOutcome<SubscriptionRecord>> {
+  async subscribe(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    trackSid: string,
+    signal?: AbortSignal,
+  ): Promise<TrackOutcome<SubscriptionRecord>> {
+    throwIfCancelled(signal);
     return this.trackChange("rcSubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) =>
       decodeSubscription(roomSid, reply),
     );
@@ -324,7 +372,9 @@ export class RedisStore implements Store {
     roomSid: string,
     subscriberSid: string,
     trackSid: string,
+    signal?: AbortSignal,
   ): Promise<TrackOutcome<SubscriptionRecord>> {
+    throwIfCancelled(signal);
     return this.trackChange("rcUnsubscribe", accountSid, roomSid, [subscriberSid, trackSid], (reply: SubscriptionReply) =>
       decodeSubscription(roomSid, reply),
     );
@@ -335,7 +385,9 @@ export class RedisStore implements Store {
     roomSid: string,
     participantSid: string,
     by: { sid: string } | { name: string },
+    signal?: AbortSignal,
   ): Promise<TrackRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const args = "sid" in by ? [participantSid, by.sid, ""] : [participantSid, "", by.name];
       const reply = (await this.roomScript("rcGetPublishedTrack", accountSid, roomSid, ...args)) as TrackReply | null;
@@ -348,19 +400,35 @@ export class RedisStore implements Store {
     roomSid: string,
     subscriberSid: string,
     trackSid: string,
+    signal?: AbortSignal,
   ): Promise<SubscriptionRecord | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const reply = (await this.roomScript("rcGetSubscription", accountSid, roomSid, subscriberSid, trackSid)) as SubscriptionReply | null;
       return reply === null ? undefined : decodeSubscription(roomSid, reply);
     });
   }
 
-  async listPublishedTracks(accountSid: string, roomSid: string, participantSid: string, query: TrackQuery): Promise<TrackRecord[]> {
+  async listPublishedTracks(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    query: TrackQuery,
+    signal?: AbortSignal,
+  ): Promise<TrackRecord[]> {
+    throwIfCancelled(signal);
     const replies = (await this.listTrackIndex(accountSid, roomSid, "tracks", participantSid, query)) as TrackReply[];
     return replies.map((reply) => decodeTrack(roomSid, reply)!);
   }
 
-  async listSubscriptions(accountSid: string, roomSid: string, subscriberSid: string, query: TrackQuery): Promise<SubscriptionRecord[]> {
+  async listSubscriptions(
+    accountSid: string,
+    roomSid: string,
+    subscriberSid: string,
+    query: TrackQuery,
+    signal?: AbortSignal,
+  ): Promise<SubscriptionRecord[]> {
+    throwIfCancelled(signal);
     const replies = (await this.listTrackIndex(accountSid, roomSid, "subscribed", subscriberSid, query)) as SubscriptionReply[];
     return replies.map((reply) => decodeSubscription(roomSid, reply));
   }
@@ -377,7 +445,13 @@ export class RedisStore implements Store {
     return this.guard(() => this.roomScript("rcListTracks", accountSid, roomSid, index, participantSid, min, max, String(query.limit)));
   }
 
-  async getSubscribeRules(accountSid: string, roomSid: string, participantSid: string): Promise<SubscribeRules | undefined> {
+  async getSubscribeRules(
+    accountSid: string,
+    roomSid: string,
+    participantSid: string,
+    signal?: AbortSignal,
+  ): Promise<SubscribeRules | undefined> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const reply = (await this.roomScript("rcGetSubscribeRules", accountSid, roomSid, participantSid)) as (string | null)[] | null;
       return reply === null ? undefined : decodeRules(roomSid, participantSid, reply);
@@ -389,7 +463,9 @@ export class RedisStore implements Store {
     roomSid: string,
     participantSid: string,
     rules: SubscribeRule[],
+    signal?: AbortSignal,
   ): Promise<TrackOutcome<SubscribeRules>> {
+    throwIfCancelled(signal);
     return this.trackChange(
       "rcSetSubscribeRules",
       accountSid,
@@ -462,7 +538,8 @@ export class RedisStore implements Store {
   }
 
   // The dead letters of the account's 16 shards, merged newest first.
-  async listCallbackFailures(accountSid: string, limit: number): Promise<CallbackFailureListing> {
+  async listCallbackFailures(accountSid: string, limit: number, signal?: AbortSignal): Promise<CallbackFailureListing> {
+    throwIfCancelled(signal);
     return this.guard(async () => {
       const shards = await Promise.all(
         Array.from({ length: logShards }, async (_, shard) => {

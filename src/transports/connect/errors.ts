@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { RollcallError, type ErrorKind, StoreUnavailableError } from "../../domain/errors.js";
+import { CallCancelledError, RollcallError, type ErrorKind, StoreUnavailableError } from "../../domain/errors.js";
 
 const codeOfKind: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -14,6 +14,7 @@ export function connectErrorOf(error: unknown, log: (message: string) => void): 
   if (error instanceof ConnectError) return error;
   if (error instanceof RollcallError) return new ConnectError(error.message, codeOfKind[error.kind]);
   if (error instanceof StoreUnavailableError) return new ConnectError(error.callerMessage, Code.Unavailable);
+  if (error instanceof CallCancelledError) return new ConnectError(error.message, Code.Canceled);
   log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   return new ConnectError("internal error", Code.Internal);
 }

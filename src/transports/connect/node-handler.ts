@@ -4,6 +4,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type http from "node:http";
 import http2 from "node:http2";
 import { decodableBody, undecodableQuery } from "./decodable-requests.js";
+import { withSpecGrpcMessage } from "./grpc-message.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -46,7 +47,7 @@ export function rpcNodeHandler(
       .then((uRes) =>
         uRes.status === 415
           ? answerError(res, 415, unsupportedContentType(handler.method, request.header), acceptPost(handler.method))
-          : universalResponseToNodeResponse(uRes, res),
+          : universalResponseToNodeResponse(withSpecGrpcMessage(uRes), res),
       )
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;

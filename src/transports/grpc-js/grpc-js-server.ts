@@ -2,9 +2,12 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type M
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
-import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
+import type { BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
+import { refusalError } from "../connect/authentication.js";
 import { connectErrorOf } from "../connect/errors.js";
+import { writeBounded, type WritableCall } from "./bounded-writes.js";
+import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 import type { ServiceBinding } from "../../services/services.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
@@ -61,17 +64,19 @@ export class GrpcJsServer {
     const { auth, log } = this.options;
     const toStatus = (error: unknown): Partial<grpc.StatusObject> => {
       const connectError = connectErrorOf(error, log);
-      return { code: connectError.code as number, details: connectError.rawMessage };
+      return { code: connectError.code as number, details: connectError.rawMessage, metadata: statusDetailsOf(connectError) };
     };
     const contextOf = (call: GrpcCall): HandlerContext => {
       const values = createContextValues();
       if (!isPublic) {
-        const accountSid = auth.accountOf(call.metadata.get("authorization")[0]?.toString());
-        if (accountSid === undefined) throw new ConnectError(credentialsRequired, Code.Unauthenticated);
-        values.set(accountKey, accountSid);
+        const authentication = auth.authenticate(call.metadata.get("authorization")[0]?.toString(), addressOfPeer(call.getPeer()));
+        if ("refused" in authentication) throw refusalError(authentication);
+        values.set(accountKey, authentication.accountSid);
       }
       return handlerContext(method, call, values);
     };
+    const serialize = responseSerializer(method.output);
+    const stream = (call: WritableCall, responses: () => AsyncIterable<object>) => writeBounded(call, responses, serialize);
     switch (method.methodKind) {
       case "unary":
         return (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
@@ -100,7 +105,7 @@ export class GrpcJsServer {
   }
 }
 
-type GrpcCall = { metadata: grpc.Metadata; once(event: "cancelled", listener: () => void): unknown };
+type GrpcCall = { metadata: grpc.Metadata; cancelled: boolean; getPeer(): string; once(event: "cancelled", listener: () => void): unknown };
 
 // The handler context connect-es handlers expect: the caller's account, and a
 // signal that aborts when the call is cancelled or its deadline passes (grpc-js
@@ -122,7 +127,9 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
     get signal() {
       if (signal === undefined) {
         const cancelled = new AbortController();
-        call.once("cancelled", () => cancelled.abort(new ConnectError("the call was cancelled", Code.Canceled)));
+        const cancel = () => cancelled.abort(new ConnectError("the call was cancelled", Code.Canceled));
+        if (call.cancelled) cancel();
+        else call.once("cancelled", cancel);
         signal = cancelled.signal;
       }
       return signal;
@@ -169,44 +176,23 @@ function decodeRequest(input: DescMessage, bytes: Buffer): object {
   }
 }
 
-// Writes every response, waiting for the client to drain the stream. A
-// cancelled call stops the responses: 'drain' never comes then, and a
-// handler that streams without end (Watch) would otherwise be kept forever.
-async function stream(
-  call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>,
-  responses: () => AsyncIterable<object>,
-): Promise<void> {
-  for await (const response of responses()) {
-    if (call.cancelled) break;
-    if (!call.write(response)) await drainedOrCancelled(call);
-  }
-  call.end();
-}
-
-function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>): Promise<void> {
-  if (call.cancelled) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done);
-      call.off("cancelled", done);
-      resolve();
-    };
-    call.once("drain", done);
-    call.once("cancelled", done);
-  });
-}
-
 function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
   const input = method.input;
   const output = method.output;
+  const serialize = responseSerializer(output);
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message) => Buffer.from(toBinary(input, message as MessageShape<DescMessage>)),
     requestDeserialize: (bytes) => decodeRequest(input, bytes),
-    // Handlers may answer with an init object rather than a message.
-    responseSerialize: (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>))),
+    // Streamed responses come serialized (bounded-writes.ts).
+    responseSerialize: (message) => (Buffer.isBuffer(message) ? message : serialize(message)),
     responseDeserialize: (bytes) => fromBinary(output, bytes),
   };
+}
+
+// Handlers may answer with an init object rather than a message.
+function responseSerializer(output: DescMessage): (message: object) => Buffer {
+  return (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>)));
 }

@@ -3,8 +3,8 @@ import type http2 from "node:http2";
 import type { ParticipantOperations } from "../../operations/participants.js";
 import type { RoomOperations } from "../../operations/rooms.js";
 import type { TrackOperations } from "../../operations/tracks.js";
-import { RollcallError, StoreUnavailableError } from "../../domain/errors.js";
-import type { BasicAuth } from "../basic-auth.js";
+import { CallCancelledError, RollcallError, StoreUnavailableError } from "../../domain/errors.js";
+import type { Authentication, BasicAuth } from "../basic-auth.js";
 import { errorBody, parameterName, twilioErrorOf } from "./errors.js";
 import { Params } from "./params.js";
 import { requestPathOf } from "./request-path.js";
@@ -43,15 +43,18 @@ class HttpError extends Error {
 export function restHandler(options: RestOptions): (req: Request, res: Response) => void {
   const routes = restRoutes(options.participants, options.rooms, options.tracks);
 
-  async function reply(req: Request): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
+  async function reply(req: Request, signal: AbortSignal): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");
     const { path, resource, segments } = requestPathOf(url.pathname);
+    // A reset that came with the request (in the same read as its headers)
+    // shows once that read is done: one turn later, before any store command.
+    await Promise.resolve();
+    if (req.socket.destroyed || ("stream" in req && req.stream.destroyed)) throw new CallCancelledError("the client went away");
     const notFound = () =>
       new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
-    const accountSid = options.auth.accountOf(req.headers.authorization);
-    if (accountSid === undefined) {
-      throw new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
-    }
+    const authentication = options.auth.authenticate(req.headers.authorization, req.socket.remoteAddress);
+    if ("refused" in authentication) throw refusal(authentication);
+    const { accountSid } = authentication;
     const match = matchRoute(routes, segments);
     if (match === undefined) throw notFound();
     const action = match.route.methods[req.method ?? ""];
@@ -64,7 +67,7 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
     }
     const params = req.method === "POST" ? new Params(await readForm(req, options.maxRequestBytes)) : new Params(url.searchParams);
     try {
-      return { reply: await action({ accountSid, args: match.args, params, base: baseUrl(req, options.publicUrl), path }) };
+      return { reply: await action({ accountSid, args: match.args, params, base: baseUrl(req, options.publicUrl), path, signal }) };
     } catch (error) {
       if (error instanceof RollcallError && error.kind === "not_found") throw notFound();
       throw error;
@@ -72,7 +75,7 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
   }
 
   return (req, res) => {
-    reply(req).then(
+    reply(req, clientGone(res)).then(
       ({ reply: { status, body } }) => send(res, status, body),
       (error: unknown) => {
         if (error instanceof HttpError) return send(res, error.reply.status, error.reply.body, error.headers, req);
@@ -81,6 +84,8 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
           const message = error.field === undefined ? error.rule : `${parameterName(error.field)} ${error.rule}`;
           return send(res, status, errorBody(status, code, message));
         }
+        // The client is gone: nobody to answer.
+        if (error instanceof CallCancelledError) return;
         if (error instanceof StoreUnavailableError) {
           return send(res, 503, errorBody(503, 20500, `Service unavailable: ${error.callerMessage}`), { "retry-after": "1" });
         }
@@ -89,6 +94,29 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
       },
     );
   };
+}
+
+// 401 for missing or wrong credentials; 429 with Retry-After (Twilio's 20429)
+// for a client that failed too often.
+function refusal(authentication: Exclude<Authentication, { accountSid: string }>): HttpError {
+  if (authentication.refused === "credentials") {
+    return new HttpError({ status: 401, body: errorBody(401, 20003, "Authenticate") }, { "www-authenticate": 'Basic realm="rollcall"' });
+  }
+  const seconds = Math.ceil(authentication.retryAfterMs / 1000);
+  return new HttpError(
+    { status: 429, body: errorBody(429, 20429, `Too Many Requests: too many failed authentications; retry after ${seconds} s`) },
+    { "retry-after": String(seconds) },
+  );
+}
+
+// Aborted when the response closes unfinished: the client reset its stream or
+// closed its connection.
+function clientGone(res: Response): AbortSignal {
+  const gone = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
 }
 
 async function readForm(req: Request, maxBytes: number): Promise<URLSearchParams> {

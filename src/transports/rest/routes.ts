@@ -20,6 +20,8 @@ export interface RestCall {
   base: string;
   // The request path from /v1 on, without a trailing slash.
   path: string;
+  // Aborted when the client goes away: the operation stops before its next store command.
+  signal: AbortSignal;
 }
 
 export interface RestReply {
@@ -40,32 +42,40 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms"],
       methods: {
-        GET: async ({ accountSid, params, base, path }) => {
+        GET: async ({ accountSid, signal, params, base, path }) => {
           const list = listing(params, ["Status", "UniqueName", "DateCreatedAfter", "DateCreatedBefore"]);
-          const page = await rooms.list(accountSid, {
-            status: params.oneOf("Status", roomStatuses),
-            uniqueName: params.string("UniqueName"),
-            dateCreatedAfter: params.date("DateCreatedAfter"),
-            dateCreatedBefore: params.date("DateCreatedBefore"),
-            pageSize: list.pageSize,
-            pageToken: list.pageToken,
-          });
+          const page = await rooms.list(
+            accountSid,
+            {
+              status: params.oneOf("Status", roomStatuses),
+              uniqueName: params.string("UniqueName"),
+              dateCreatedAfter: params.date("DateCreatedAfter"),
+              dateCreatedBefore: params.date("DateCreatedBefore"),
+              pageSize: list.pageSize,
+              pageToken: list.pageToken,
+            },
+            signal,
+          );
           return ok({
             rooms: page.rooms.map((room) => roomJson(room, base)),
             meta: listMeta(base, "rooms", { ...list, path, nextPageToken: page.nextPageToken }),
           });
         },
-        POST: async ({ accountSid, params, base }) => {
-          const room = await rooms.create(accountSid, {
-            uniqueName: params.string("UniqueName"),
-            type: params.string("Type"),
-            maxParticipants: params.integer("MaxParticipants"),
-            maxParticipantDuration: params.integer("MaxParticipantDuration"),
-            emptyRoomTimeout: params.integer("EmptyRoomTimeout"),
-            unusedRoomTimeout: params.integer("UnusedRoomTimeout"),
-            statusCallback: params.string("StatusCallback"),
-            statusCallbackMethod: params.string("StatusCallbackMethod"),
-          });
+        POST: async ({ accountSid, signal, params, base }) => {
+          const room = await rooms.create(
+            accountSid,
+            {
+              uniqueName: params.string("UniqueName"),
+              type: params.string("Type"),
+              maxParticipants: params.integer("MaxParticipants"),
+              maxParticipantDuration: params.integer("MaxParticipantDuration"),
+              emptyRoomTimeout: params.integer("EmptyRoomTimeout"),
+              unusedRoomTimeout: params.integer("UnusedRoomTimeout"),
+              statusCallback: params.string("StatusCallback"),
+              statusCallbackMethod: params.string("StatusCallbackMethod"),
+            },
+            signal,
+          );
           return { status: 201, body: roomJson(room, base) };
         },
       },
@@ -73,9 +83,9 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room"],
       methods: {
-        GET: async ({ accountSid, args, base }) => ok(roomJson(await rooms.get(accountSid, arg(args, "room")), base)),
-        POST: async ({ accountSid, args, params, base }) => {
-          const room = await rooms.update(accountSid, arg(args, "room"), params.oneOf("Status", roomStatuses));
+        GET: async ({ accountSid, signal, args, base }) => ok(roomJson(await rooms.get(accountSid, arg(args, "room"), signal), base)),
+        POST: async ({ accountSid, signal, args, params, base }) => {
+          const room = await rooms.update(accountSid, arg(args, "room"), params.oneOf("Status", roomStatuses), signal);
           return { status: 202, body: roomJson(room, base) };
         },
       },
@@ -83,17 +93,21 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants"],
       methods: {
-        GET: async ({ accountSid, args, params, base, path }) => {
+        GET: async ({ accountSid, signal, args, params, base, path }) => {
           const list = listing(params, ["Status", "Identity", "DateCreatedAfter", "DateCreatedBefore"]);
-          const page = await participants.list(accountSid, {
-            room: arg(args, "room"),
-            status: params.oneOf("Status", participantStatuses),
-            identity: params.string("Identity"),
-            dateCreatedAfter: params.date("DateCreatedAfter"),
-            dateCreatedBefore: params.date("DateCreatedBefore"),
-            pageSize: list.pageSize,
-            pageToken: list.pageToken,
-          });
+          const page = await participants.list(
+            accountSid,
+            {
+              room: arg(args, "room"),
+              status: params.oneOf("Status", participantStatuses),
+              identity: params.string("Identity"),
+              dateCreatedAfter: params.date("DateCreatedAfter"),
+              dateCreatedBefore: params.date("DateCreatedBefore"),
+              pageSize: list.pageSize,
+              pageToken: list.pageToken,
+            },
+            signal,
+          );
           return ok({
             participants: page.participants.map((p) => participantJson(p, base)),
             meta: listMeta(base, "participants", { ...list, path, nextPageToken: page.nextPageToken }),
@@ -104,11 +118,11 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant"],
       methods: {
-        GET: async ({ accountSid, args, base }) =>
-          ok(participantJson(await participants.get(accountSid, arg(args, "room"), arg(args, "participant")), base)),
-        POST: async ({ accountSid, args, params, base }) => {
+        GET: async ({ accountSid, signal, args, base }) =>
+          ok(participantJson(await participants.get(accountSid, arg(args, "room"), arg(args, "participant"), signal), base)),
+        POST: async ({ accountSid, signal, args, params, base }) => {
           const status = params.oneOf("Status", participantStatuses);
-          const participant = await participants.update(accountSid, arg(args, "room"), arg(args, "participant"), status);
+          const participant = await participants.update(accountSid, arg(args, "room"), arg(args, "participant"), status, signal);
           return { status: 202, body: participantJson(participant, base) };
         },
       },
@@ -116,21 +130,25 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "Anonymize"],
       methods: {
-        POST: async ({ accountSid, args, base }) =>
-          ok(participantJson(await participants.anonymize(accountSid, arg(args, "room"), arg(args, "participant")), base)),
+        POST: async ({ accountSid, signal, args, base }) =>
+          ok(participantJson(await participants.anonymize(accountSid, arg(args, "room"), arg(args, "participant"), signal), base)),
       },
     },
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks"],
       methods: {
-        GET: async ({ accountSid, args, params, base, path }) => {
+        GET: async ({ accountSid, signal, args, params, base, path }) => {
           const list = listing(params, []);
-          const pages = tracks.publishedPages(accountSid, {
-            room: arg(args, "room"),
-            participant: arg(args, "participant"),
-            pageSize: list.pageSize,
-            pageToken: list.pageToken,
-          });
+          const pages = tracks.publishedPages(
+            accountSid,
+            {
+              room: arg(args, "room"),
+              participant: arg(args, "participant"),
+              pageSize: list.pageSize,
+              pageToken: list.pageToken,
+            },
+            signal,
+          );
           const page = (await pages.next()).value!;
           return ok({
             published_tracks: page.items.map((t) => publishedTrackJson(t, base)),
@@ -142,10 +160,10 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "PublishedTracks", ":track"],
       methods: {
-        GET: async ({ accountSid, args, base }) =>
+        GET: async ({ accountSid, signal, args, base }) =>
           ok(
             publishedTrackJson(
-              await tracks.getPublished(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track")),
+              await tracks.getPublished(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track"), signal),
               base,
             ),
           ),
@@ -154,14 +172,18 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribedTracks"],
       methods: {
-        GET: async ({ accountSid, args, params, base, path }) => {
+        GET: async ({ accountSid, signal, args, params, base, path }) => {
           const list = listing(params, []);
-          const pages = tracks.subscribedPages(accountSid, {
-            room: arg(args, "room"),
-            participant: arg(args, "participant"),
-            pageSize: list.pageSize,
-            pageToken: list.pageToken,
-          });
+          const pages = tracks.subscribedPages(
+            accountSid,
+            {
+              room: arg(args, "room"),
+              participant: arg(args, "participant"),
+              pageSize: list.pageSize,
+              pageToken: list.pageToken,
+            },
+            signal,
+          );
           const page = (await pages.next()).value!;
           return ok({
             subscribed_tracks: page.items.map((s) => subscribedTrackJson(s, base)),
@@ -173,10 +195,10 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribedTracks", ":track"],
       methods: {
-        GET: async ({ accountSid, args, base }) =>
+        GET: async ({ accountSid, signal, args, base }) =>
           ok(
             subscribedTrackJson(
-              await tracks.getSubscribed(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track")),
+              await tracks.getSubscribed(accountSid, arg(args, "room"), arg(args, "participant"), arg(args, "track"), signal),
               base,
             ),
           ),
@@ -185,10 +207,14 @@ export function restRoutes(participants: ParticipantOperations, rooms: RoomOpera
     {
       pattern: ["Rooms", ":room", "Participants", ":participant", "SubscribeRules"],
       methods: {
-        GET: async ({ accountSid, args }) =>
-          ok(subscribeRulesJson(await tracks.getRules(accountSid, arg(args, "room"), arg(args, "participant")))),
-        POST: async ({ accountSid, args, params }) =>
-          ok(subscribeRulesJson(await tracks.setRules(accountSid, arg(args, "room"), arg(args, "participant"), params.string("Rules")))),
+        GET: async ({ accountSid, signal, args }) =>
+          ok(subscribeRulesJson(await tracks.getRules(accountSid, arg(args, "room"), arg(args, "participant"), signal))),
+        POST: async ({ accountSid, signal, args, params }) =>
+          ok(
+            subscribeRulesJson(
+              await tracks.setRules(accountSid, arg(args, "room"), arg(args, "participant"), params.string("Rules"), signal),
+            ),
+          ),
       },
     },
   ];
