@@ -69,10 +69,12 @@ describe("a start that cannot work", function () {
       );
     });
 
-    it("a server that is not Redis: says it does not speak the Redis protocol", async () => {
+    it("a server that is not Redis: says it does not speak the Redis protocol, or closed the connection", async () => {
+      // An HTTP server answers 400 and closes: ioredis meets the answer, or
+      // only the closed connection (EPIPE) if it was still writing.
       expect(await refused({ REDIS_URL: `redis://127.0.0.1:${notRedisPort}` })).to.match(
         new RegExp(
-          `^rollcall: cannot start: cannot connect to REDIS_URL redis://127\\.0\\.0\\.1:${notRedisPort}: .*\\(the server does not speak the Redis protocol: is that port another service, such as an HTTP server\\?\\)$`,
+          `^rollcall: cannot start: cannot connect to REDIS_URL redis://127\\.0\\.0\\.1:${notRedisPort}: .*\\(the server (does not speak the Redis protocol: is that port another service, such as an HTTP server\\?|closed the connection at once: is that port another service, or one that wants TLS \\(rediss://\\)\\?)\\)$`,
         ),
       );
     });

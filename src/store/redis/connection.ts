@@ -36,8 +36,8 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
     if (db !== 0) await client.select(db);
   } catch (error) {
     client.disconnect();
-    const cause = failures[0] ?? (error as Error);
-    throw new StoreUnavailableError(`cannot connect to REDIS_URL ${redactUrl(url)}: ${connectFailure(cause, db)}`, { cause });
+    const causes = failures.length > 0 ? failures : [error as Error];
+    throw new StoreUnavailableError(`cannot connect to REDIS_URL ${redactUrl(url)}: ${connectFailure(causes, db)}`, { cause: causes[0] });
   } finally {
     client.off("error", noteFailure);
   }
