@@ -41,11 +41,16 @@ export class BasicAuth {
   // its secret again: the digest of "user:secret" -> account sid. Only valid
   // credentials enter, at most one per user, each entry of fixed size.
   private readonly verified = new Map<string, string>();
+  // The canonical header of each of those ("Basic " and the base64 of the
+  // credentials, one per entry above): the common call finds its account
+  // without parsing or hashing.
+  private readonly verifiedHeaders = new Map<string, { user: string; accountSid: string }>();
   private readonly failuresByAddress: FailureBuckets;
   private readonly failuresBySid: FailureBuckets;
-  // "<sid> <address>" for addresses that authenticated as the sid: failures
-  // of others against the sid do not lock them out.
-  private readonly knownAddresses = new Set<string>();
+  // Sid -> addresses that authenticated as it: failures of others against
+  // the sid do not lock them out. At most maxKnownAddresses in all.
+  private readonly knownAddresses = new Map<string, Set<string>>();
+  private knownAddressCount = 0;
   readonly counters: AuthCounters = { failed: 0, throttled: 0 };
 
   constructor(
@@ -59,35 +64,57 @@ export class BasicAuth {
 
   // The account the caller acts for, or why it is refused. `address` is the
   // client's IP address as its socket reports it.
-  authenticate(authorization: string | null | undefined, address: string | undefined, now = Date.now()): Authentication {
+  authenticate(authorization: string | null | undefined, address: string | undefined, at?: number): Authentication {
     const from = address ?? "unknown";
-    const addressWait = this.failuresByAddress.waitOf(from, now);
-    if (addressWait > 0) return this.throttled(addressWait);
+    if (this.failuresByAddress.size > 0) {
+      const addressWait = this.failuresByAddress.waitOf(from, (at ??= Date.now()));
+      if (addressWait > 0) return this.throttled(addressWait);
+    }
+    const known = typeof authorization === "string" ? this.verifiedHeaders.get(authorization) : undefined;
+    if (known !== undefined) return this.authenticated(known.user, known.accountSid, from, at);
     const given = parseBasic(authorization);
-    if (given === undefined) return this.failed(from, undefined, now);
+    if (given === undefined) return this.failed(from, undefined, at ?? Date.now());
     const user = this.credentials.users.get(given.user);
     if (user !== undefined) {
-      const sidWait = this.failuresBySid.waitOf(given.user, now);
-      if (sidWait > 0 && !this.knownAddresses.has(`${given.user} ${from}`)) return this.throttled(sidWait);
+      const sidWait = this.sidWait(given.user, from, at);
+      if (sidWait > 0) return this.throttled(sidWait);
     }
     let accountSid = this.verified.get(given.digest);
     if (accountSid === undefined) {
       // Compare even for an unknown user, so timing does not tell which users exist.
       const matches = sameSecret(given.secret, user?.secret ?? "\u0000unknown user");
-      if (user === undefined || !matches) return this.failed(from, user === undefined ? undefined : given.user, now);
+      if (user === undefined || !matches) return this.failed(from, user === undefined ? undefined : given.user, at ?? Date.now());
       accountSid = user.accountSid;
-      if (this.verified.size >= maxVerified) this.verified.clear();
+      if (this.verified.size >= maxVerified) {
+        this.verified.clear();
+        this.verifiedHeaders.clear();
+      }
       this.verified.set(given.digest, accountSid);
     }
-    this.rememberAddress(`${given.user} ${from}`);
-    return { accountSid };
+    if (authorization === given.canonical) this.verifiedHeaders.set(given.canonical, { user: given.user, accountSid });
+    return this.authenticated(given.user, accountSid, from, at);
   }
 
   // Bytes the verified-credentials cache holds, keys and values (UTF-16).
   get cacheBytes(): number {
     let bytes = 0;
     for (const [digest, accountSid] of this.verified) bytes += 2 * (digest.length + accountSid.length);
+    for (const [header, { user }] of this.verifiedHeaders) bytes += 2 * (header.length + user.length);
     return bytes;
+  }
+
+  private authenticated(user: string, accountSid: string, address: string, at: number | undefined): Authentication {
+    const sidWait = this.sidWait(user, address, at);
+    if (sidWait > 0) return this.throttled(sidWait);
+    this.rememberAddress(user, address);
+    return { accountSid };
+  }
+
+  // How long calls as the sid from this address must wait: guesses against
+  // the sid are refused unchecked from addresses it has not used.
+  private sidWait(user: string, address: string, at: number | undefined): number {
+    if (this.failuresBySid.size === 0 || this.knownAddresses.get(user)?.has(address)) return 0;
+    return this.failuresBySid.waitOf(user, at ?? Date.now());
   }
 
   private failed(address: string, sid: string | undefined, now: number): Authentication {
@@ -110,10 +137,17 @@ export class BasicAuth {
     return { refused: "too_many_failures", retryAfterMs };
   }
 
-  private rememberAddress(key: string): void {
-    if (this.knownAddresses.has(key)) return;
-    if (this.knownAddresses.size >= maxKnownAddresses) this.knownAddresses.delete(this.knownAddresses.values().next().value!);
-    this.knownAddresses.add(key);
+  private rememberAddress(user: string, address: string): void {
+    let addresses = this.knownAddresses.get(user);
+    if (addresses?.has(address)) return;
+    if (this.knownAddressCount >= maxKnownAddresses) {
+      this.knownAddresses.clear();
+      this.knownAddressCount = 0;
+      addresses = undefined;
+    }
+    if (addresses === undefined) this.knownAddresses.set(user, (addresses = new Set()));
+    addresses.add(address);
+    this.knownAddressCount++;
   }
 }
 
@@ -125,7 +159,9 @@ const basicForm = /^basic ([A-Za-z0-9+/]+={0,2})$/i;
 
 // The credentials of a well-formed Basic header, and their digest: the cache
 // key, the same however the header was written.
-function parseBasic(authorization: string | null | undefined): { user: string; secret: string; digest: string } | undefined {
+function parseBasic(
+  authorization: string | null | undefined,
+): { user: string; secret: string; digest: string; canonical: string } | undefined {
   if (typeof authorization !== "string" || authorization.length > maxAuthorizationLength) return undefined;
   const match = basicForm.exec(authorization);
   if (match === null) return undefined;
@@ -136,6 +172,7 @@ function parseBasic(authorization: string | null | undefined): { user: string; s
     user: decoded.toString("utf8", 0, colon),
     secret: decoded.toString("utf8", colon + 1),
     digest: hash("sha256", decoded, "base64"),
+    canonical: "Basic " + decoded.toString("base64"),
   };
 }
 
