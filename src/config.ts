@@ -1,11 +1,13 @@
 import { parseAllowList } from "./callbacks/target-policy.js";
+import type { ConnectionLimits } from "./transports/http/connection-limits.js";
 
 // Settings, read once from the environment at start. A bad value stops the
 // server with a message naming the variable.
 
 export interface Config {
   port: number;
-  // A second port serving gRPC alone, through @grpc/grpc-js; undefined for none.
+  // GRPC_PORT: a second port serving gRPC alone through @grpc/grpc-js (off,
+  // undefined, by default: the main port hands gRPC to grpc-js itself).
   grpcPort: number | undefined;
   host: string;
   redisUrl: string | undefined;
@@ -55,6 +57,9 @@ export interface Config {
   callbackConcurrency: number;
   // The LiveKit bridge (src/livekit), off when LIVEKIT_URL is unset.
   liveKit: LiveKitConfig | undefined;
+  // What a client connection must do in time, and how fast one address may
+  // open connections and cancel streams.
+  connections: ConnectionLimits;
 }
 
 export interface LiveKitConfig {
@@ -82,7 +87,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
   }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
-    grpcPort: env.GRPC_PORT === "off" ? undefined : integer(env, "GRPC_PORT", 50051, 0, 65535),
+    grpcPort: env.GRPC_PORT === "off" || !env.GRPC_PORT ? undefined : integer(env, "GRPC_PORT", 0, 0, 65535),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
     redisClusterNodes: clusterNodes(env),
@@ -108,6 +113,27 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
     callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
     liveKit: liveKit(env),
+    connections: connectionLimits(env),
+  };
+}
+
+function connectionLimits(env: NodeJS.ProcessEnv): ConnectionLimits {
+  const headersTimeoutMs = integer(env, "ROLLCALL_HEADERS_TIMEOUT_MS", 30_000, 10, 600_000);
+  const requestTimeoutMs = integer(env, "ROLLCALL_REQUEST_TIMEOUT_MS", 60_000, 10, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(
+      `ROLLCALL_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must be at least ROLLCALL_HEADERS_TIMEOUT_MS (${headersTimeoutMs}): a request's headers are part of it`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: integer(env, "ROLLCALL_IDLE_TIMEOUT_MS", 60_000, 10, 3_600_000),
+    maxConcurrentStreams: integer(env, "ROLLCALL_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    connectionsPerSecond: integer(env, "ROLLCALL_CONNECTIONS_PER_SECOND", 50, 1, 1_000_000),
+    connectionBurst: integer(env, "ROLLCALL_CONNECTION_BURST", 200, 1, 1_000_000),
+    resetsPerSecond: integer(env, "ROLLCALL_RESETS_PER_SECOND", 100, 1, 1_000_000),
+    resetBurst: integer(env, "ROLLCALL_RESET_BURST", 500, 1, 1_000_000),
   };
 }
 

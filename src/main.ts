@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   announcement.forEach(log);
   const server = await startServer(config, store, credentials, log);
   log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
-  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on port ${server.grpcPort}`);
+  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on GRPC_PORT ${server.grpcPort}`);
 
   let stopping = false;
   const stop = (signal: string) => {
