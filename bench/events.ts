@@ -679,6 +679,9 @@ async function main(): Promise<void> {
         REDIS_URL: redis.url,
         ROLLCALL_CREDENTIALS_FILE: credentials,
         ROLLCALL_MAX_PARTICIPANTS: "1000000",
+        // Thousands of watchers connect from this one address at once, as no single client would.
+        ROLLCALL_CONNECTIONS_PER_SECOND: "1000000",
+        ROLLCALL_CONNECTION_BURST: "1000000",
         ...retentionEnv(),
       },
       /serving/,

@@ -1,12 +1,14 @@
 import { parseAllowList } from "./callbacks/target-policy.js";
 import { redactUrl } from "./store/redis/connection.js";
+import type { ConnectionLimits } from "./transports/http/connection-limits.js";
 
 // Settings, read once from the environment at start. A bad value stops the
 // server with a message naming the variable.
 
 export interface Config {
   port: number;
-  // A second port serving gRPC alone, through @grpc/grpc-js; undefined for none.
+  // GRPC_PORT: a second port serving gRPC alone through @grpc/grpc-js (off,
+  // undefined, by default: the main port hands gRPC to grpc-js itself).
   grpcPort: number | undefined;
   host: string;
   redisUrl: string | undefined;
@@ -60,6 +62,9 @@ export interface Config {
   // account (or API key) sid, before calls are refused with 429.
   authFailuresPerAddressPerMinute: number;
   authFailuresPerAccountPerMinute: number;
+  // What a client connection must do in time, and how fast one address may
+  // open connections and cancel streams.
+  connections: ConnectionLimits;
 }
 
 export interface LiveKitConfig {
@@ -92,7 +97,11 @@ export interface Setting {
 // by these names (the readers take a SettingName), and --help lists them all.
 export const settings = {
   PORT: { default: "8080", meaning: "the one port for every protocol (0 picks a free one)", port: true },
-  GRPC_PORT: { default: "50051", meaning: "a second port serving gRPC alone through @grpc/grpc-js; off for none", port: true },
+  GRPC_PORT: {
+    default: "off",
+    meaning: "a second port serving gRPC alone through @grpc/grpc-js (the main port serves gRPC as fast); a port number turns it on",
+    port: true,
+  },
   HOST: { default: "127.0.0.1", meaning: "address to listen on" },
   REDIS_URL: { default: undefined, meaning: "redis://[:password@]host:port[/db] or rediss://...; unset runs the in-memory store" },
   REDIS_CLUSTER_NODES: { default: undefined, meaning: "Redis Cluster instead: comma-separated host:port seeds" },
@@ -125,6 +134,20 @@ export const settings = {
   LIVEKIT_API_SECRET: { default: undefined, meaning: "LiveKit's API secret" },
   ROLLCALL_LIVEKIT_ACCOUNT_SID: { default: undefined, meaning: "the account that owns the LiveKit rooms; unset for the only account" },
   ROLLCALL_LIVEKIT_RECONCILE_SECONDS: { default: "60", meaning: "how often the LiveKit bridge compares rooms and participants" },
+  ROLLCALL_HEADERS_TIMEOUT_MS: {
+    default: "30000",
+    meaning: "a connection sends a whole HTTP/1.1 request head, or opens an HTTP/2 stream, within this",
+  },
+  ROLLCALL_REQUEST_TIMEOUT_MS: {
+    default: "60000",
+    meaning: "a whole request, body included, arrives within this (at least ROLLCALL_HEADERS_TIMEOUT_MS)",
+  },
+  ROLLCALL_IDLE_TIMEOUT_MS: { default: "60000", meaning: "a connection with no request in flight for this long is closed" },
+  ROLLCALL_MAX_CONCURRENT_STREAMS: { default: "100", meaning: "SETTINGS_MAX_CONCURRENT_STREAMS of every HTTP/2 connection" },
+  ROLLCALL_CONNECTIONS_PER_SECOND: { default: "50", meaning: "new connections one client address may open per second, after..." },
+  ROLLCALL_CONNECTION_BURST: { default: "200", meaning: "...a burst of this many" },
+  ROLLCALL_RESETS_PER_SECOND: { default: "100", meaning: "HTTP/2 streams one client address may reset per second, after..." },
+  ROLLCALL_RESET_BURST: { default: "500", meaning: "...a burst of this many; beyond them its connection gets GOAWAY" },
   ROLLCALL_AUTH_FAILURES_PER_ADDRESS: { default: "600", meaning: "failed authentications a client address may make per minute before 429" },
   ROLLCALL_AUTH_FAILURES_PER_ACCOUNT: {
     default: "1200",
@@ -176,6 +199,27 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     liveKit: liveKit(env),
     authFailuresPerAddressPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ADDRESS", 1, 1_000_000),
     authFailuresPerAccountPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ACCOUNT", 1, 1_000_000),
+    connections: connectionLimits(env),
+  };
+}
+
+function connectionLimits(env: NodeJS.ProcessEnv): ConnectionLimits {
+  const headersTimeoutMs = integer(env, "ROLLCALL_HEADERS_TIMEOUT_MS", 10, 600_000);
+  const requestTimeoutMs = integer(env, "ROLLCALL_REQUEST_TIMEOUT_MS", 10, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(
+      `ROLLCALL_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must be at least ROLLCALL_HEADERS_TIMEOUT_MS (${headersTimeoutMs}): a request's headers are part of it`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: integer(env, "ROLLCALL_IDLE_TIMEOUT_MS", 10, 3_600_000),
+    maxConcurrentStreams: integer(env, "ROLLCALL_MAX_CONCURRENT_STREAMS", 1, 10_000),
+    connectionsPerSecond: integer(env, "ROLLCALL_CONNECTIONS_PER_SECOND", 1, 1_000_000),
+    connectionBurst: integer(env, "ROLLCALL_CONNECTION_BURST", 1, 1_000_000),
+    resetsPerSecond: integer(env, "ROLLCALL_RESETS_PER_SECOND", 1, 1_000_000),
+    resetBurst: integer(env, "ROLLCALL_RESET_BURST", 1, 1_000_000),
   };
 }
 

@@ -38,7 +38,7 @@ async function main(args: string[]): Promise<void> {
   const server = await startServer(config, store, credentials, log);
   announcement.forEach(log);
   log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
-  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on port ${server.grpcPort}`);
+  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on GRPC_PORT ${server.grpcPort}`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,5 +1,6 @@
 import { createContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import type { ServerHttp2Session } from "node:http2";
 import { Delivery, type Resolve } from "./callbacks/delivery.js";
 import { CallbackRelay } from "./callbacks/relay.js";
 import { TargetPolicy } from "./callbacks/target-policy.js";
@@ -19,6 +20,7 @@ import { isLiveKitWebhookPath } from "./livekit/webhook-ingest.js";
 import type { Store } from "./store/store.js";
 import { BasicAuth } from "./transports/basic-auth.js";
 import { consoleFilesHandler, isConsolePath } from "./transports/http/console-files.js";
+import { guardSession } from "./transports/http/http2-session-guard.js";
 import { OnePortServer } from "./transports/http/one-port-server.js";
 import { isProbePath, probesHandler } from "./transports/http/probes.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
@@ -31,7 +33,7 @@ import { connectRoutes, publicServices, rpcServices } from "./services/services.
 export interface RunningServer {
   url: string;
   port: number;
-  // The port of the @grpc/grpc-js server, if one runs.
+  // GRPC_PORT, a second port for gRPC alone through @grpc/grpc-js, if it is on.
   grpcPort: number | undefined;
   // Delivers the status callbacks of the credentials' accounts.
   callbacks: CallbackRelay;
@@ -148,18 +150,24 @@ export async function startServer(
             : isRestPath(req.url)
               ? rest(req, res)
               : rpc(req, res),
-    { handshakeTimeoutMs: 10_000 },
+    config.connections,
   );
-  const grpcServer =
-    config.grpcPort === undefined
-      ? undefined
-      : new GrpcJsServer({
-          bindings,
-          publicServices: new Set(publicServices.map((s) => s.typeName)),
-          auth,
-          maxRequestBytes: config.maxRequestBytes,
-          log,
-        });
+  const grpcServer = new GrpcJsServer({
+    bindings,
+    publicServices: new Set(publicServices.map((s) => s.typeName)),
+    auth,
+    maxRequestBytes: config.maxRequestBytes,
+    maxConcurrentStreams: config.connections.maxConcurrentStreams,
+    log,
+  });
+  const onSession = (session: ServerHttp2Session) => guardSession(session, config.connections, server.resetBuckets);
+  server.handGrpcTo({
+    mixed: grpcServer.acceptConnections({
+      serveOther: (stream, headers, flags, rawHeaders) => server.serveStream(stream, headers, flags, rawHeaders),
+      onSession,
+    }),
+    only: grpcServer.acceptConnections({ onSession }),
+  });
   const delivery = new Delivery({
     timeoutMs: config.callbackTimeoutMs,
     policy: new TargetPolicy(config.callbackAllow),
@@ -188,7 +196,9 @@ export async function startServer(
   );
   const address = await listening("PORT", config.port, config.host, () => server.listen(config.port, config.host));
   const grpcPort =
-    grpcServer && (await listening("GRPC_PORT", config.grpcPort!, config.host, () => grpcServer.listen(config.grpcPort!, config.host)));
+    config.grpcPort === undefined
+      ? undefined
+      : (await listening("GRPC_PORT", config.grpcPort, config.host, () => server.listen(config.grpcPort!, config.host, "grpc"))).port;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
   if (config.timersEnabled) timers.start();
@@ -206,7 +216,7 @@ export async function startServer(
     auth,
     async close() {
       draining.abort();
-      await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
+      await Promise.all([server.close(config.shutdownGraceMs), grpcServer.close(config.shutdownGraceMs)]);
       // The last changes' callbacks are left to the next holder of the leases.
       await Promise.all([callbacks.close(), timers.close(), liveKit?.close()]);
       await store.close();

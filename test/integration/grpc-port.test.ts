@@ -110,36 +110,38 @@ eachBackend((backend) => {
   });
 });
 
-describe("the @grpc/grpc-js port at shutdown", () => {
-  it("ends a List stream after its current page with UNAVAILABLE, and closes", async () => {
-    // 10 pages of about 170 kB: more than the 1 MB a call may have unsent (bounded-writes.ts).
-    const server = await startRollcall({ maxParticipants: 10_000 });
-    const address = `127.0.0.1:${server.grpcPort}`;
-    const rooms = grpcJs(RoomService, address);
-    const room = (await rooms.create({ maxParticipants: 10_000 })).room!;
-    for (let i = 0; i < 10_000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`);
-    const participants = grpcJs(ParticipantService, address);
-    try {
-      const pages: { participants: unknown[]; nextPageToken: string }[] = [];
-      let closing: Promise<void> | undefined;
-      const status = await new Promise<grpc.ServiceError | undefined>((resolve) => {
-        const stream = participants.raw.list({ room: room.sid, pageSize: 1000 }, participants.metadata());
-        stream.on("data", (page: { participants: unknown[]; nextPageToken: string }) => {
-          pages.push(page);
-          closing ??= server.close();
-          stream.pause();
-          setTimeout(() => stream.resume(), 20);
+describe("grpc-js at shutdown", () => {
+  for (const port of ["GRPC_PORT", "the main port"] as const) {
+    it(`ends a List stream on ${port} after its current page with UNAVAILABLE, and closes`, async () => {
+      // 10 pages of about 170 kB: more than the 1 MB a call may have unsent (bounded-writes.ts).
+      const server = await startRollcall({ maxParticipants: 10_000 });
+      const address = `127.0.0.1:${port === "GRPC_PORT" ? server.grpcPort : server.port}`;
+      const rooms = grpcJs(RoomService, address);
+      const room = (await rooms.create({ maxParticipants: 10_000 })).room!;
+      for (let i = 0; i < 10_000; i++) await server.store.join(testAccount.sid, room.sid, newSid("PA"), `p${i}`);
+      const participants = grpcJs(ParticipantService, address);
+      try {
+        const pages: { participants: unknown[]; nextPageToken: string }[] = [];
+        let closing: Promise<void> | undefined;
+        const status = await new Promise<grpc.ServiceError | undefined>((resolve) => {
+          const stream = participants.raw.list({ room: room.sid, pageSize: 1000 }, participants.metadata());
+          stream.on("data", (page: { participants: unknown[]; nextPageToken: string }) => {
+            pages.push(page);
+            closing ??= server.close();
+            stream.pause();
+            setTimeout(() => stream.resume(), 20);
+          });
+          stream.on("error", resolve);
+          stream.on("end", () => resolve(undefined));
         });
-        stream.on("error", resolve);
-        stream.on("end", () => resolve(undefined));
-      });
-      await closing;
-      expect(status?.code).to.equal(grpc.status.UNAVAILABLE);
-      expect(pages.length).to.be.within(1, 9);
-      expect(pages.at(-1)!.nextPageToken).to.not.equal("");
-    } finally {
-      rooms.close();
-      participants.close();
-    }
-  });
+        await closing;
+        expect(status?.code).to.equal(grpc.status.UNAVAILABLE);
+        expect(pages.length).to.be.within(1, 9);
+        expect(pages.at(-1)!.nextPageToken).to.not.equal("");
+      } finally {
+        rooms.close();
+        participants.close();
+      }
+    });
+  }
 });

@@ -27,6 +27,14 @@ export const testCredentials = parseCredentials(
   "test credentials",
 );
 
+// The per-address token buckets, opened wide for the test suite's loopback clients.
+export const loopbackRates = {
+  connectionsPerSecond: 1_000_000,
+  connectionBurst: 1_000_000,
+  resetsPerSecond: 1_000_000,
+  resetBurst: 1_000_000,
+};
+
 // A rollcall server on a free port of 127.0.0.1, on the memory store or, with
 // redisUrl, on Redis. Its log lines are kept, not printed; `store` is the
 // store it serves, for tests that fill it directly or ping it.
@@ -35,7 +43,17 @@ export async function startRollcall(
   settings: Partial<Config> = {},
   hooks: ServerHooks = {},
 ): Promise<RunningServer & { store: Store; logs: string[] }> {
-  const config: Config = { ...configFromEnv({}), port: 0, grpcPort: 0, shutdownGraceMs: 2000, ...settings };
+  const defaults = configFromEnv({});
+  const config: Config = {
+    ...defaults,
+    port: 0,
+    grpcPort: 0,
+    shutdownGraceMs: 2000,
+    // Tests open hundreds of connections a second from 127.0.0.1, as no one
+    // client should; test/integration/hostile-clients.test.ts sets the limits it tests.
+    connections: { ...defaults.connections, ...loopbackRates },
+    ...settings,
+  };
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
   const store = await openStore(config, log, hooks.now);

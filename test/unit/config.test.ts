@@ -72,7 +72,7 @@ describe("the settings table", () => {
     const config = configFromEnv({});
     expect([config.port, config.grpcPort, config.host, config.maxRequestBytes, config.callbackRetryForMs]).to.deep.equal([
       Number(settings.PORT.default),
-      Number(settings.GRPC_PORT.default),
+      undefined,
       settings.HOST.default,
       Number(settings.ROLLCALL_MAX_REQUEST_BYTES.default),
       3_600_000,
@@ -124,5 +124,36 @@ describe("REDIS_URL", () => {
     ] as const) {
       expect(() => configFromEnv({ REDIS_URL: url }), url).to.throw(ConfigError, problem);
     }
+  });
+});
+
+describe("the connection limits", () => {
+  it("default to 30 s for headers, 60 s for requests and idle connections, 100 streams", () => {
+    expect(configFromEnv({}).connections).to.deep.equal({
+      headersTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
+      idleTimeoutMs: 60_000,
+      maxConcurrentStreams: 100,
+      connectionsPerSecond: 50,
+      connectionBurst: 200,
+      resetsPerSecond: 100,
+      resetBurst: 500,
+    });
+    expect(configFromEnv({ ROLLCALL_MAX_CONCURRENT_STREAMS: "250" }).connections.maxConcurrentStreams).to.equal(250);
+  });
+
+  it("refuses a request timeout shorter than the headers timeout, naming both", () => {
+    expect(() => configFromEnv({ ROLLCALL_HEADERS_TIMEOUT_MS: "5000", ROLLCALL_REQUEST_TIMEOUT_MS: "1000" })).to.throw(
+      ConfigError,
+      /ROLLCALL_REQUEST_TIMEOUT_MS \(1000\) must be at least ROLLCALL_HEADERS_TIMEOUT_MS \(5000\)/,
+    );
+  });
+});
+
+describe("GRPC_PORT", () => {
+  it("is off unless set to a port", () => {
+    expect(configFromEnv({}).grpcPort).to.equal(undefined);
+    expect(configFromEnv({ GRPC_PORT: "off" }).grpcPort).to.equal(undefined);
+    expect(configFromEnv({ GRPC_PORT: "50051" }).grpcPort).to.equal(50051);
   });
 });

@@ -2,6 +2,8 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type M
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
+import type http2 from "node:http2";
+import type net from "node:net";
 import type { BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
 import { refusalError } from "../connect/authentication.js";
@@ -9,6 +11,7 @@ import { connectErrorOf } from "../connect/errors.js";
 import { writeBounded, type WritableCall } from "./bounded-writes.js";
 import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 import type { ServiceBinding } from "../../services/services.js";
+import { isGrpcContentType } from "../http/http2-first-request.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
@@ -18,18 +21,37 @@ export interface GrpcJsServerOptions {
   publicServices: Set<string>;
   auth: BasicAuth;
   maxRequestBytes: number;
+  // SETTINGS_MAX_CONCURRENT_STREAMS of its connections.
+  maxConcurrentStreams: number;
   log: (message: string) => void;
 }
 
+// What the one port needs to hand connections to grpc-js: where a stream
+// that is not gRPC goes, and what to do with each new session.
+export interface GrpcConnectionOptions {
+  // Unset, grpc-js answers them itself (415, as on a port for gRPC alone).
+  serveOther?: StreamListener;
+  onSession: (session: http2.ServerHttp2Session) => void;
+}
+
+type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
+
 // gRPC served by @grpc/grpc-js, which measured about four times the throughput
-// of connect-node's gRPC on this kind of machine (docs/BENCHMARKS.md). It runs
+// of connect-node's gRPC on this kind of machine (docs/BENCHMARKS.md), on the
+// connections of the one port whose requests are gRPC. It runs
 // the very handlers the connect-node router runs, built from the same
 // generated descriptors, with the same authentication and error codes.
 export class GrpcJsServer {
   private readonly server: grpc.Server;
 
   constructor(private readonly options: GrpcJsServerOptions) {
-    this.server = new grpc.Server({ "grpc.max_receive_message_length": options.maxRequestBytes });
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": options.maxRequestBytes,
+      "grpc.max_concurrent_streams": options.maxConcurrentStreams,
+      // Channelz's bookkeeping of every call and session costs throughput and
+      // nothing here reads it.
+      "grpc.enable_channelz": 0,
+    });
     for (const { service, impl } of options.bindings) {
       const definition: grpc.ServiceDefinition = {};
       const handlers: grpc.UntypedServiceImplementation = {};
@@ -43,14 +65,35 @@ export class GrpcJsServer {
     }
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(
-        `${host.includes(":") ? `[${host}]` : host}:${port}`,
-        grpc.ServerCredentials.createInsecure(),
-        (error, bound) => (error ? reject(error) : resolve(bound)),
+  // The connections the one port hands over (Server.createConnectionInjector).
+  // A request that is not gRPC on such a connection (a client that mixes
+  // protocols on one connection, which the one port cannot foresee) would
+  // be answered 415 by grpc-js, or, for gRPC-Web, served as gRPC: it goes to
+  // `serveOther` instead. grpc-js gives no hook for that, so the stream
+  // listener of the http2 server it made for the injector is wrapped; the
+  // server is found in grpc-js's own map of its http2 servers, and its
+  // absence (another grpc-js) stops the start rather than serve wrongly.
+  acceptConnections(options: GrpcConnectionOptions): (socket: net.Socket) => void {
+    const internals = this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> };
+    const before = new Set(internals.http2Servers?.keys() ?? []);
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const made = [...(internals.http2Servers?.keys() ?? [])].filter((server) => !before.has(server));
+    if (made.length !== 1) throw new Error("cannot find the http2 server of grpc-js's connection injector (grpc-js internals changed)");
+    const http2Server = made[0]!;
+    const { serveOther, onSession } = options;
+    if (serveOther !== undefined) {
+      const grpcListeners = http2Server.listeners("stream") as StreamListener[];
+      http2Server.removeAllListeners("stream");
+      http2Server.on(
+        "stream",
+        (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+          if (!isGrpcContentType(headers["content-type"])) return serveOther(stream, headers, flags, rawHeaders);
+          for (const listener of grpcListeners) listener.call(http2Server, stream, headers, flags, rawHeaders);
+        },
       );
-    });
+    }
+    http2Server.on("session", onSession);
+    return (socket) => injector.injectConnection(socket);
   }
 
   // Refuses new calls and waits for those in flight; after graceMs, ends them.
