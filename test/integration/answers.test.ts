@@ -149,7 +149,16 @@ describe("answers to undecodable requests and unknown content types on the main 
         );
       });
 
-      if (transport.enveloped) {
+      if (transport.enveloped && transport.protocol === "grpc") {
+        // gRPC on the main port is served by @grpc/grpc-js, which reads a
+        // message flagged compressed under no grpc-encoding as identity-encoded.
+        it("a message flagged compressed without an encoding is read as identity-encoded, as grpc-js reads it", async () => {
+          const reply = replyOf(transport.protocol, await send(transport, frame(1, validRequest(transport.method))));
+          expect(reply.status).to.equal(200);
+          // The room does not exist: the call reached the service.
+          expect(reply.code, reply.message).to.equal("not_found");
+        });
+      } else if (transport.enveloped) {
         it("a message flagged compressed without an encoding: invalid_argument naming the missing header", async () => {
           const reply = replyOf(transport.protocol, await send(transport, frame(1, validRequest(transport.method))));
           expect(reply.status).to.equal(clientStatus(transport));

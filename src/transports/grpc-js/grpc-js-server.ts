@@ -12,6 +12,7 @@ import { writeBounded, type WritableCall } from "./bounded-writes.js";
 import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 import type { ServiceBinding } from "../../services/services.js";
 import { isGrpcContentType } from "../http/http2-first-request.js";
+import { withSpecGrpcMessage } from "./grpc-message.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
@@ -69,8 +70,9 @@ export class GrpcJsServer {
   // A request that is not gRPC on such a connection (a client that mixes
   // protocols on one connection, which the one port cannot foresee) would
   // be answered 415 by grpc-js, or, for gRPC-Web, served as gRPC: it goes to
-  // `serveOther` instead. grpc-js gives no hook for that, so the stream
-  // listener of the http2 server it made for the injector is wrapped; the
+  // `serveOther` instead. grpc-js gives no hook for that, nor for the
+  // spelling of grpc-message, so the stream listener of the http2 server it
+  // made for the injector is wrapped; the
   // server is found in grpc-js's own map of its http2 servers, and its
   // absence (another grpc-js) stops the start rather than serve wrongly.
   acceptConnections(options: GrpcConnectionOptions): (socket: net.Socket) => void {
@@ -81,17 +83,13 @@ export class GrpcJsServer {
     if (made.length !== 1) throw new Error("cannot find the http2 server of grpc-js's connection injector (grpc-js internals changed)");
     const http2Server = made[0]!;
     const { serveOther, onSession } = options;
-    if (serveOther !== undefined) {
-      const grpcListeners = http2Server.listeners("stream") as StreamListener[];
-      http2Server.removeAllListeners("stream");
-      http2Server.on(
-        "stream",
-        (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-          if (!isGrpcContentType(headers["content-type"])) return serveOther(stream, headers, flags, rawHeaders);
-          for (const listener of grpcListeners) listener.call(http2Server, stream, headers, flags, rawHeaders);
-        },
-      );
-    }
+    const grpcListeners = http2Server.listeners("stream") as StreamListener[];
+    http2Server.removeAllListeners("stream");
+    http2Server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      if (serveOther !== undefined && !isGrpcContentType(headers["content-type"])) return serveOther(stream, headers, flags, rawHeaders);
+      withSpecGrpcMessage(stream);
+      for (const listener of grpcListeners) listener.call(http2Server, stream, headers, flags, rawHeaders);
+    });
     http2Server.on("session", onSession);
     return (socket) => injector.injectConnection(socket);
   }
