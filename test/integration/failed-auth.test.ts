@@ -79,8 +79,10 @@ describe("failed authentication limits", () => {
       expect((await known.get(url, testAuthorization)).status).to.equal(200);
       // 25 addresses, 8 guesses each: 200 guesses, each address far under its own limit.
       const answers = await Promise.all(clients.flatMap((c) => Array.from({ length: 8 }, () => c.get(url, wrong))));
-      expect(answers.filter((a) => a.status === 401)).to.have.length(100);
-      expect(answers.filter((a) => a.status === 429)).to.have.length(100);
+      // 100 failures, plus the few forgiven (100 a minute) while the guesses ran.
+      const failed = answers.filter((a) => a.status === 401).length;
+      expect(failed).to.be.within(100, 120);
+      expect(answers.filter((a) => a.status === 429)).to.have.length(200 - failed);
       expect((await known.get(url, testAuthorization)).status).to.equal(200);
       expect((await newcomer.get(url, basic("AC" + "2".repeat(32), "token-of-account-two"))).status).to.equal(200);
       // The account's right credentials from an address it never used wait out the burst (docs/RELIABILITY.md).
