@@ -32,7 +32,7 @@ function blocks(): Block[] {
 // that install or start it), and the scripts that point the twilio SDK at it.
 const walkthrough = blocks().filter(
   (block) =>
-    (block.language === "sh" && /127\.0\.0\.1:(8080|50051)|export AUTH=/.test(block.code)) ||
+    (block.language === "sh" && /127\.0\.0\.1:(8080|50051)|export AUTH=/.test(block.code) && !/npm (start|install|ci)/.test(block.code)) ||
     (block.language === "js" && block.code.includes("client.video.baseUrl")),
 );
 
