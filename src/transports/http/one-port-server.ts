@@ -20,10 +20,17 @@ export interface GrpcConnections {
 // "every protocol": the one port. "grpc": HTTP/2 to grpc-js alone (GRPC_PORT).
 export type PortKind = "every protocol" | "grpc";
 
-// The server's connection preface: an empty SETTINGS frame. grpc-js clients
-// send no request before it, and the request decides which server gets the
-// connection; that server then sends its own SETTINGS.
-const emptySettings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+// The server's connection preface: a SETTINGS frame with the stream limit
+// alone. grpc-js clients send no request before it, and the request decides
+// which server gets the connection; that server then sends its own SETTINGS,
+// with the same limit. Announced here, the limit holds from the start: a
+// client that opened more streams before it would have them refused.
+function firstSettings(maxConcurrentStreams: number): Buffer {
+  const maxConcurrentStreamsId = 0x3;
+  const frame = Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, maxConcurrentStreamsId, 0, 0, 0, 0]);
+  frame.writeUInt32BE(maxConcurrentStreams, 11);
+  return frame;
+}
 // The most a client may send before its first request is read.
 const maxOpeningBytes = 256 * 1024;
 
@@ -172,7 +179,7 @@ export class OnePortServer {
       if (grpc === undefined) return handOff(head, () => this.h2.emit("connection", socket));
       if (!settingsSent) {
         settingsSent = true;
-        socket.write(emptySettings);
+        socket.write(firstSettings(this.limits.maxConcurrentStreams));
       }
       const opening = readOpening(head);
       if (opening === "malformed") return socket.destroy();
