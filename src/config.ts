@@ -55,6 +55,14 @@ export interface Config {
   callbackConcurrency: number;
   // The LiveKit bridge (src/livekit), off when LIVEKIT_URL is unset.
   liveKit: LiveKitConfig | undefined;
+  // ROLLCALL_LOG_LEVEL: pino's level names; silent for no logs.
+  logLevel: string;
+  // ROLLCALL_LOG_FORMAT: JSON lines, or pino-pretty's for people.
+  logFormat: "json" | "pretty";
+  // ROLLCALL_METRICS=off: no /metrics and nothing counted per request.
+  metricsEnabled: boolean;
+  // ROLLCALL_METRICS_PORT: /metrics on this port instead of the main one.
+  metricsPort: number | undefined;
 }
 
 export interface LiveKitConfig {
@@ -108,7 +116,20 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     callbackPollMs: integer(env, "ROLLCALL_CALLBACK_POLL_MS", 1000, 10, 600_000),
     callbackConcurrency: integer(env, "ROLLCALL_CALLBACK_CONCURRENCY", 64, 1, 10_000),
     liveKit: liveKit(env),
+    logLevel: oneOf(env, "ROLLCALL_LOG_LEVEL", logLevels, "info"),
+    logFormat: oneOf(env, "ROLLCALL_LOG_FORMAT", ["json", "pretty"] as const, "json"),
+    metricsEnabled: onOff(env, "ROLLCALL_METRICS", true),
+    metricsPort: env.ROLLCALL_METRICS_PORT ? integer(env, "ROLLCALL_METRICS_PORT", 0, 0, 65535) : undefined,
   };
+}
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  if ((values as readonly string[]).includes(text)) return text as T;
+  throw new ConfigError(`${name} must be one of ${values.join(", ")}, got ${JSON.stringify(text)}`);
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -1,8 +1,7 @@
 import { configFromEnv } from "./config.js";
 import { developmentCredentials, loadCredentials, type Credentials } from "./credentials.js";
-import { openStore, startServer, type Log } from "./server.js";
-
-const log: Log = (message) => console.log(`rollcall: ${message}`);
+import { createLogger, type Logger } from "./observability/logger.js";
+import { openStore, startServer } from "./server.js";
 
 // The credentials from the configured file, or development credentials made
 // now, with the lines that announce them.
@@ -24,23 +23,25 @@ function credentialsOf(file: string | undefined): { credentials: Credentials; an
 
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
+  const log: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
   const { credentials, announcement } = credentialsOf(config.credentialsFile);
-  const store = await openStore(config);
-  log(`store: ${store.description}`);
-  announcement.forEach(log);
+  const store = await openStore(config, undefined, log);
+  log.info(`store: ${store.description}`);
+  for (const line of announcement) log.info(line);
   const server = await startServer(config, store, credentials, log);
-  log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
-  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on port ${server.grpcPort}`);
+  log.info(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
+  if (server.grpcPort !== undefined) log.info(`serving gRPC (@grpc/grpc-js) on port ${server.grpcPort}`);
+  if (server.metricsPort !== undefined) log.info(`serving /metrics on port ${server.metricsPort}`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: finishing calls in flight, then exiting`);
+    log.info(`${signal}: finishing calls in flight, then exiting`);
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        log(`shutdown failed: ${String(error)}`);
+        log.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );

@@ -19,9 +19,11 @@ import { BasicAuth } from "./transports/basic-auth.js";
 import { consoleFilesHandler, isConsolePath } from "./transports/http/console-files.js";
 import { OnePortServer } from "./transports/http/one-port-server.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
-import { authenticationInterceptor } from "./transports/connect/authentication.js";
-import { errorInterceptor } from "./transports/connect/errors.js";
+import { CallPolicy } from "./transports/call-policy.js";
 import { rpcNodeHandler } from "./transports/connect/node-handler.js";
+import { isMetricsPath, metricsHandler, MetricsServer } from "./transports/http/metrics-endpoint.js";
+import type { Logger } from "./observability/logger.js";
+import { storeConnected } from "./observability/metrics.js";
 import { GrpcJsServer } from "./transports/grpc-js/grpc-js-server.js";
 import { connectRoutes, publicServices, rpcServices } from "./services/services.js";
 
@@ -30,6 +32,8 @@ export interface RunningServer {
   port: number;
   // The port of the @grpc/grpc-js server, if one runs.
   grpcPort: number | undefined;
+  // The port serving /metrics alone, with ROLLCALL_METRICS_PORT.
+  metricsPort: number | undefined;
   // Delivers the status callbacks of the credentials' accounts.
   callbacks: CallbackRelay;
   // Ends rooms and participants whose time is up.
@@ -41,19 +45,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export type Log = (message: string) => void;
-
-// `now` replaces the wall clock changes take their time from (tests).
-export async function openStore(config: Config, now?: () => number): Promise<Store> {
+// `now` replaces the wall clock changes take their time from (tests); `log`
+// hears of Redis connection loss and recovery.
+export async function openStore(config: Config, now?: () => number, log?: Logger): Promise<Store> {
   const retention = {
     retentionMs: config.eventRetentionHours * 3_600_000,
     retentionPerRoom: config.eventRetentionPerRoom,
     maxRoomMs: config.maxRoomHours * 3_600_000,
     now,
   };
-  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, ...retention };
+  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, log: log?.child({ component: "store" }), ...retention };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
+  storeConnected.set(1);
   return new MemoryStore(retention);
 }
 
@@ -69,7 +73,7 @@ export async function startServer(
   config: Config,
   store: Store,
   credentials: Credentials,
-  log: Log,
+  log: Logger,
   hooks: ServerHooks = {},
 ): Promise<RunningServer> {
   const accountCallbacks = new Map(
@@ -81,7 +85,22 @@ export async function startServer(
   const events = new EventOperations(store, rooms, { keepAliveMs: config.watchKeepAliveMs });
   const auth = new BasicAuth(credentials);
   const draining = new AbortController();
-  const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), tracks, () => store.ping(), draining.signal);
+  const bindings = rpcServices(
+    participants,
+    rooms,
+    events,
+    new CallbackOperations(store),
+    tracks,
+    () => store.ping(),
+    draining.signal,
+    log.child({ component: "health" }),
+  );
+  const policy = new CallPolicy({
+    auth,
+    publicServices: new Set(publicServices.map((service) => service.typeName)),
+    log,
+    metrics: config.metricsEnabled,
+  });
   const rpc = rpcNodeHandler(
     {
       routes: connectRoutes(bindings),
@@ -91,9 +110,8 @@ export async function startServer(
       // Compressing a message of a few KiB costs more CPU than it saves on
       // the wire; Watch streams send many such.
       compressMinBytes: 64 * 1024,
-      interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
     },
-    log,
+    policy,
   );
   const rest = restHandler({
     participants,
@@ -102,7 +120,7 @@ export async function startServer(
     auth,
     publicUrl: config.publicUrl,
     maxRequestBytes: config.maxRequestBytes,
-    log,
+    policy,
   });
   const liveKit =
     config.liveKit === undefined
@@ -117,29 +135,34 @@ export async function startServer(
             backoffMs: config.callbackBackoffMs,
             backoffMaxMs: config.callbackBackoffMaxMs,
           },
-          log,
+          log: log.child({ component: "livekit" }),
         });
-  const consoleFiles = consoleFilesHandler();
+  const liveKitWebhook = policy.httpHandler("POST /livekit/webhook", "http", (req, res) => liveKit?.handle(req, res));
+  const consoleFiles = policy.httpHandler("GET /console", "http", consoleFilesHandler());
+  // /metrics on the main port unless it has one of its own, or is off.
+  const metricsHere = config.metricsEnabled && config.metricsPort === undefined;
+  const metrics = policy.httpHandler("GET /metrics", "http", metricsHandler);
   const server = new OnePortServer(
     (req, res) =>
       liveKit !== undefined && isLiveKitWebhookPath(req.url)
-        ? liveKit.handle(req, res)
+        ? liveKitWebhook(req, res)
         : isConsolePath(req.url)
           ? consoleFiles(req, res)
           : isRestPath(req.url)
             ? rest(req, res)
-            : rpc(req, res),
+            : metricsHere && isMetricsPath(req.url)
+              ? metrics(req, res)
+              : rpc(req, res),
     { handshakeTimeoutMs: 10_000 },
   );
+  const metricsServer = config.metricsEnabled && config.metricsPort !== undefined ? new MetricsServer() : undefined;
   const grpcServer =
     config.grpcPort === undefined
       ? undefined
       : new GrpcJsServer({
           bindings,
-          publicServices: new Set(publicServices.map((s) => s.typeName)),
-          auth,
+          policy,
           maxRequestBytes: config.maxRequestBytes,
-          log,
         });
   const delivery = new Delivery({
     timeoutMs: config.callbackTimeoutMs,
@@ -159,33 +182,35 @@ export async function startServer(
       concurrency: config.callbackConcurrency,
       maxTimeoutMs: config.callbackTimeoutMs,
     },
-    log,
+    log.child({ component: "callbacks" }),
   );
   const timers = new TimerSweeper(
     store,
     { accounts: [...credentials.accounts.keys()], intervalMs: config.timerIntervalMs },
-    log,
+    log.child({ component: "timers" }),
     hooks.now,
   );
   const address = await server.listen(config.port, config.host);
   const grpcPort = await grpcServer?.listen(config.grpcPort!, config.host);
+  const metricsPort = await metricsServer?.listen(config.metricsPort!, config.host);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
   if (config.timersEnabled) timers.start();
   if (liveKit !== undefined) {
     liveKit.start();
-    log(`livekit: bridging LiveKit at ${config.liveKit!.url} for account ${liveKit.accountSid}; webhooks on POST /livekit/webhook`);
+    log.info(`livekit: bridging LiveKit at ${config.liveKit!.url} for account ${liveKit.accountSid}; webhooks on POST /livekit/webhook`);
   }
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
+    metricsPort,
     callbacks,
     timers,
     liveKit,
     async close() {
       draining.abort();
-      await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs)]);
+      await Promise.all([server.close(config.shutdownGraceMs), grpcServer?.close(config.shutdownGraceMs), metricsServer?.close()]);
       // The last changes' callbacks are left to the next holder of the leases.
       await Promise.all([callbacks.close(), timers.close(), liveKit?.close()]);
       await store.close();

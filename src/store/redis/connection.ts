@@ -1,11 +1,16 @@
 import { Cluster, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../domain/errors.js";
+import type { Logger } from "../../observability/logger.js";
+import { storeErrors } from "../../observability/metrics.js";
+import { observeCommands, watchConnection } from "./connection-watch.js";
 
 // Connections to Redis and the policy for their failures.
 
 export interface ConnectionOptions {
   // Bound on each command; a command that does not answer in time fails as unavailable.
   commandTimeoutMs: number;
+  // Where connection loss and recovery are told.
+  log?: Logger;
 }
 
 export type Client = Redis | Cluster;
@@ -24,6 +29,8 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
   client.on("error", () => {
     // Connection errors surface as failed commands; ioredis keeps reconnecting.
   });
+  observeCommands();
+  watchConnection(client, redactUrl(url), options.log);
   await client.connect();
   return client;
 }
@@ -58,6 +65,8 @@ export async function connectCluster(nodes: readonly string[], options: Connecti
   client.on("error", () => {
     // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
   });
+  observeCommands();
+  watchConnection(client, `the Redis Cluster of ${nodes.join(",")}`, options.log);
   try {
     await client.connect();
     await pingMasters(client);
@@ -121,13 +130,22 @@ export async function guarded<T>(client: Client, operation: () => Promise<T>): P
       return await operation();
     } catch (error) {
       if (client instanceof Cluster && attempt < redirectedAttempts && isRedirection(error)) {
+        storeErrors.labels("redirected").inc();
         await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
         continue;
       }
+      storeErrors.labels(errorKind(error)).inc();
       if (error instanceof StoreUnavailableError || !isUnavailability(error)) throw error;
       throw new StoreUnavailableError((error as Error).message, { cause: error });
     }
   }
+}
+
+// The kind of a failed store operation, for rollcall_store_errors_total.
+function errorKind(error: unknown): "unavailable" | "invariant" | "reply" | "other" {
+  if (error instanceof StoreUnavailableError || isUnavailability(error)) return "unavailable";
+  if (error instanceof StoreInvariantError) return "invariant";
+  return error instanceof Error && error.name === "ReplyError" ? "reply" : "other";
 }
 
 function isRedirection(error: unknown): boolean {

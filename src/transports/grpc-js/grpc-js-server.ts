@@ -2,26 +2,23 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type M
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
-import { credentialsRequired, type BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
-import { connectErrorOf } from "../connect/errors.js";
+import type { Call, CallPolicy } from "../call-policy.js";
 import type { ServiceBinding } from "../../services/services.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
 export interface GrpcJsServerOptions {
   bindings: ServiceBinding[];
-  // Type names of the services that take no credentials.
-  publicServices: Set<string>;
-  auth: BasicAuth;
+  // Authentication, deadlines, error codes, access log and metrics.
+  policy: CallPolicy;
   maxRequestBytes: number;
-  log: (message: string) => void;
 }
 
 // gRPC served by @grpc/grpc-js, which measured about four times the throughput
 // of connect-node's gRPC on this kind of machine (docs/BENCHMARKS.md). It runs
 // the very handlers the connect-node router runs, built from the same
-// generated descriptors, with the same authentication and error codes.
+// generated descriptors, under the same call policy as connect-node.
 export class GrpcJsServer {
   private readonly server: grpc.Server;
 
@@ -33,8 +30,8 @@ export class GrpcJsServer {
       for (const method of service.methods) {
         const handler = (impl as Record<string, Handler | undefined>)[method.localName];
         if (handler === undefined) continue;
-        (definition as Record<string, grpc.MethodDefinition<object, object>>)[method.localName] = methodDefinition(method);
-        handlers[method.localName] = this.handle(method, handler, options.publicServices.has(service.typeName));
+        (definition as Record<string, grpc.MethodDefinition<Buffer, Buffer>>)[method.localName] = methodDefinition(method);
+        handlers[method.localName] = this.handle(method, handler);
       }
       this.server.addService(definition, handlers);
     }
@@ -57,42 +54,73 @@ export class GrpcJsServer {
     clearTimeout(timer);
   }
 
-  private handle(method: DescMethod, handler: Handler, isPublic: boolean): grpc.UntypedHandleCall {
-    const { auth, log } = this.options;
-    const toStatus = (error: unknown): Partial<grpc.StatusObject> => {
-      const connectError = connectErrorOf(error, log);
+  private handle(method: DescMethod, handler: Handler): grpc.UntypedHandleCall {
+    const { policy } = this.options;
+    const path = `${method.parent.typeName}/${method.name}`;
+    const meter = policy.meter("grpc-js", "grpc", path, method.methodKind !== "unary");
+    const service = method.parent.typeName;
+    const toStatus = (call: Call, error: unknown): Partial<grpc.StatusObject> => {
+      const connectError = error instanceof ConnectError && call.code !== undefined ? error : policy.errorOf(call, error);
       return { code: connectError.code as number, details: connectError.rawMessage };
     };
-    const contextOf = (call: GrpcCall): HandlerContext => {
+    // Starts the call: its request id goes back in the response metadata.
+    const begin = (call: GrpcCall): Call => {
+      const started = policy.begin(meter, call.metadata.get("x-request-id")[0]);
+      const metadata = new grpc.Metadata();
+      metadata.set("x-request-id", started.requestId);
+      call.sendMetadata(metadata);
+      return started;
+    };
+    const contextOf = (started: Call, call: GrpcCall): HandlerContext => {
       const values = createContextValues();
-      if (!isPublic) {
-        const accountSid = auth.accountOf(call.metadata.get("authorization")[0]?.toString());
-        if (accountSid === undefined) throw new ConnectError(credentialsRequired, Code.Unauthenticated);
-        values.set(accountKey, accountSid);
-      }
+      const account = policy.authenticate(started, service, call.metadata.get("authorization")[0]?.toString());
+      if (account !== undefined) values.set(accountKey, account);
       return handlerContext(method, call, values);
     };
+    const output = method.output;
     switch (method.methodKind) {
       case "unary":
-        return (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
-          Promise.resolve()
-            .then(() => handler(decoded(call.request), contextOf(call)))
+        return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          const started = begin(call);
+          policy
+            .run(
+              started,
+              () => handler(decoded(method.input, call.request, started), contextOf(started, call)) as Promise<object>,
+              remainingMs(call),
+            )
             .then(
-              (response) => callback(null, response as object),
-              (error: unknown) => callback(toStatus(error)),
-            );
+              (response) => {
+                const bytes = encoded(output, response);
+                started.bytesOut = bytes.length;
+                callback(null, bytes);
+              },
+              (error: unknown) => callback(toStatus(started, error)),
+            )
+            .finally(() => policy.end(started));
         };
       case "server_streaming":
-        return (call: grpc.ServerWritableStream<object, object>) => {
-          stream(call, () => handler(decoded(call.request), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
-            call.emit("error", toStatus(error)),
-          );
+        return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+          const started = begin(call);
+          stream(
+            call,
+            started,
+            output,
+            () => handler(decoded(method.input, call.request, started), contextOf(started, call)) as AsyncIterable<object>,
+          )
+            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
+            .finally(() => policy.end(started));
         };
       case "bidi_streaming":
-        return (call: grpc.ServerDuplexStream<object, object>) => {
-          stream(call, () => handler(requestsOf(call), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
-            call.emit("error", toStatus(error)),
-          );
+        return (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+          const started = begin(call);
+          stream(
+            call,
+            started,
+            output,
+            () => handler(requestsOf(method.input, call, started), contextOf(started, call)) as AsyncIterable<object>,
+          )
+            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
+            .finally(() => policy.end(started));
         };
       case "client_streaming":
         throw new Error(`${method.parent.typeName}.${method.name}: client streaming is not served`);
@@ -100,13 +128,26 @@ export class GrpcJsServer {
   }
 }
 
-type GrpcCall = { metadata: grpc.Metadata; once(event: "cancelled", listener: () => void): unknown };
+type GrpcCall = {
+  metadata: grpc.Metadata;
+  getDeadline(): grpc.Deadline;
+  sendMetadata(metadata: grpc.Metadata): void;
+  once(event: "cancelled", listener: () => void): unknown;
+};
 
-// The handler context connect-es handlers expect: the caller's account, and a
-// signal that aborts when the call is cancelled or its deadline passes (grpc-js
-// cancels the call then). Built lazily: unary handlers seldom look at the
-// signal or the headers, and making them for every call cost a fifth of the
-// throughput of a Get (bench/run.ts, CPU profile).
+// Milliseconds to the call's deadline; undefined without one.
+function remainingMs(call: GrpcCall): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : undefined;
+}
+
+// The handler context connect-es handlers expect: the caller's account, the
+// time left to the deadline, and a signal that aborts when the call is
+// cancelled or its deadline passes (grpc-js cancels the call then). Built
+// lazily: unary handlers seldom look at the signal or the headers, and making
+// them for every call cost a fifth of the throughput of a Get (bench/run.ts,
+// CPU profile).
 function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValues): HandlerContext {
   let signal: AbortSignal | undefined;
   let headers: { request: Headers; response: Headers; trailer: Headers } | undefined;
@@ -118,7 +159,7 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
     requestMethod: "POST",
     url: `/${method.parent.typeName}/${method.name}`,
     values,
-    timeoutMs: () => undefined,
+    timeoutMs: () => remainingMs(call),
     get signal() {
       if (signal === undefined) {
         const cancelled = new AbortController();
@@ -141,49 +182,52 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
 
 // The requests of a client stream, ending when the client half-closes: the
 // call's own async iterator did not end then (seen with buf curl's reflection).
-async function* requestsOf(call: grpc.ServerDuplexStream<object, object>): AsyncIterable<object> {
-  for await (const [request] of on(call, "data", { close: ["end"] })) yield decoded(request);
+async function* requestsOf(input: DescMessage, call: grpc.ServerDuplexStream<Buffer, Buffer>, started: Call): AsyncIterable<object> {
+  for await (const [request] of on(call, "data", { close: ["end"] })) yield decoded(input, request as Buffer, started);
 }
 
-// A request that did not decode. grpc-js ends a call whose deserializer
-// throws with INTERNAL, yet bytes that are no message of the method's input
-// type are the caller's error: the deserializer returns this instead, and
-// decoded() throws it as INVALID_ARGUMENT where the handler would receive the
-// request (connect-node answers undecodable JSON the same way).
-class UndecodableRequest {
-  constructor(readonly reason: string) {}
-}
-
-function decoded(request: unknown): object {
-  if (request instanceof UndecodableRequest) throw new ConnectError(request.reason, Code.InvalidArgument);
-  return request as object;
-}
-
-function decodeRequest(input: DescMessage, bytes: Buffer): object {
+// A request message from its bytes. grpc-js is given the bytes as they came
+// (its deserializer would end a call whose bytes do not decode with INTERNAL,
+// yet they are the caller's error): they are decoded here, where a failure
+// is INVALID_ARGUMENT, as connect-node answers undecodable JSON.
+function decoded(input: DescMessage, bytes: Buffer, started: Call): object {
+  started.bytesIn += bytes.length;
   try {
     return fromBinary(input, bytes);
   } catch (error) {
-    return new UndecodableRequest(
+    throw new ConnectError(
       `cannot decode message ${input.typeName} from binary: ${error instanceof Error ? error.message : String(error)}`,
+      Code.InvalidArgument,
     );
   }
+}
+
+// A response's bytes. Handlers may answer with an init object rather than a message.
+function encoded(output: DescMessage, message: object): Buffer {
+  const bytes = toBinary(output, create(output, message as MessageShape<DescMessage>));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 // Writes every response, waiting for the client to drain the stream. A
 // cancelled call stops the responses: 'drain' never comes then, and a
 // handler that streams without end (Watch) would otherwise be kept forever.
 async function stream(
-  call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>,
+  call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
+  started: Call,
+  output: DescMessage,
   responses: () => AsyncIterable<object>,
 ): Promise<void> {
   for await (const response of responses()) {
     if (call.cancelled) break;
-    if (!call.write(response)) await drainedOrCancelled(call);
+    const bytes = encoded(output, response);
+    started.bytesOut += bytes.length;
+    if (!call.write(bytes)) await drainedOrCancelled(call);
   }
+  started.code = call.cancelled ? "canceled" : "ok";
   call.end();
 }
 
-function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>): Promise<void> {
+function drainedOrCancelled(call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>): Promise<void> {
   if (call.cancelled) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -196,17 +240,16 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<object, object> | gr
   });
 }
 
-function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
-  const input = method.input;
-  const output = method.output;
+// Bytes in, bytes out: decoding and encoding happen in the handlers above.
+function methodDefinition(method: DescMethod): grpc.MethodDefinition<Buffer, Buffer> {
+  const same = (bytes: Buffer) => bytes;
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-    requestSerialize: (message) => Buffer.from(toBinary(input, message as MessageShape<DescMessage>)),
-    requestDeserialize: (bytes) => decodeRequest(input, bytes),
-    // Handlers may answer with an init object rather than a message.
-    responseSerialize: (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>))),
-    responseDeserialize: (bytes) => fromBinary(output, bytes),
+    requestSerialize: same,
+    requestDeserialize: same,
+    responseSerialize: same,
+    responseDeserialize: same,
   };
 }
