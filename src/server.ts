@@ -54,7 +54,12 @@ export async function openStore(config: Config, now?: () => number, log?: Logger
     maxRoomMs: config.maxRoomHours * 3_600_000,
     now,
   };
-  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, log: log?.child({ component: "store" }), ...retention };
+  const options = {
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    log: log?.child({ component: "store" }),
+    timeCommands: config.metricsEnabled,
+    ...retention,
+  };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
   storeConnected.set(1);

@@ -34,14 +34,14 @@ const flushIntervalMs = 100;
 
 // pino JSON lines, on stdout through a buffered asynchronous writer, so that
 // an access line per call does not stall the event loop on a write (lines
-// go out in writes of 4 KiB, or every 100 ms); the buffer is written out when
+// go out in writes of 8 KiB, or every 100 ms); the buffer is written out when
 // the process exits. The pretty format is pino's
 // own pino-pretty (a worker thread), for people reading a terminal.
 export function createLogger(options: LoggerOptions): Logger {
   const base = { level: options.level, redact: { paths: redactedPaths, censor: "[redacted]" }, base: { pid: process.pid } };
   if (options.destination !== undefined) return pino(base, options.destination);
   if (options.format === "pretty") return pino({ ...base, transport: { target: "pino-pretty", options: { colorize: true } } });
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
   // A quiet server's lines wait no longer than this for the buffer to fill.
   setInterval(() => stdout.flush(), flushIntervalMs).unref();
   process.once("exit", () => stdout.flushSync());

@@ -4,7 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { RollcallError, StoreUnavailableError, type ErrorKind } from "../domain/errors.js";
 import type { Logger } from "../observability/logger.js";
-import { requestDuration, requests, requestsInFlight, streamsOpen } from "../observability/metrics.js";
+import { inFlight, RequestSeries, streamsOpen } from "../observability/metrics.js";
 import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
 
 // What every request goes through, whichever server carries it: its request
@@ -13,7 +13,7 @@ import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
 // directly, connect-node through an interceptor and its node handler, and the
 // plain HTTP routes (REST, console, webhooks, /metrics) through httpHandler().
 //
-// Kept cheap, as it runs on every call: metric children are made once per
+// Kept cheap, as it runs on every call: metric series are made once per
 // method and code, nothing is built for the access line when info is off,
 // and time comes from performance.now().
 
@@ -64,13 +64,11 @@ export const codeNames: readonly string[] = [
 // Codes that are the server's failure (HTTP 5xx): their access lines are errors.
 const serverFailures = new Set(["unknown", "internal", "unavailable", "data_loss", "deadline_exceeded", "unimplemented"]);
 
-// The counters of one method (RPC path or REST route) on one transport and
-// protocol, with a child per code made the first time the code is seen.
+// The counts of one method (RPC path or REST route) on one transport and
+// protocol, with a series per code made the first time the code is seen, and
+// its access logger, whose fixed fields pino serializes once.
 export class Meter {
-  private readonly byCode = new Map<
-    string,
-    { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof requestDuration.labels> }
-  >();
+  private readonly byCode = new Map<string, RequestSeries>();
   readonly open: ReturnType<typeof streamsOpen.labels> | undefined;
 
   constructor(
@@ -78,19 +76,19 @@ export class Meter {
     readonly protocol: string,
     readonly method: string,
     stream: boolean,
+    // Undefined when access lines are off.
+    readonly access: Logger | undefined,
   ) {
     this.open = stream ? streamsOpen.labels(transport, method) : undefined;
   }
 
   record(code: string, seconds: number): void {
-    let children = this.byCode.get(code);
-    if (children === undefined) {
-      const labels = [this.transport, this.protocol, this.method, code];
-      children = { count: requests.labels(...labels), time: requestDuration.labels(...labels) };
-      this.byCode.set(code, children);
+    let series = this.byCode.get(code);
+    if (series === undefined) {
+      series = new RequestSeries({ transport: this.transport, protocol: this.protocol, method: this.method, code });
+      this.byCode.set(code, series);
     }
-    children.count.inc();
-    children.time.observe(seconds);
+    series.observe(seconds);
   }
 }
 
@@ -121,7 +119,6 @@ const acceptedRequestId = /^[\x21-\x7e]{1,128}$/;
 
 export class CallPolicy {
   private readonly meters = new Map<string, Meter>();
-  private readonly inFlight: Record<Transport, ReturnType<typeof requestsInFlight.labels>>;
   // The access logger, or undefined when its lines would be dropped. It
   // skips redaction (costly per line): its lines carry only the fields
   // end() puts there, never a header, token or secret.
@@ -135,11 +132,7 @@ export class CallPolicy {
     const access = options.log.child({ component: "access" }, { redact: { paths: [] } });
     this.access = access.isLevelEnabled("info") ? access : undefined;
     this.countsBytes = this.access !== undefined;
-    this.inFlight = {
-      "grpc-js": requestsInFlight.labels("grpc-js"),
-      "connect-node": requestsInFlight.labels("connect-node"),
-      http: requestsInFlight.labels("http"),
-    };
+    for (const transport of ["grpc-js", "connect-node", "http"]) inFlight[transport] ??= 0;
   }
 
   // The meter of a method; made once, kept.
@@ -147,7 +140,7 @@ export class CallPolicy {
     const key = `${transport} ${protocol} ${method}`;
     let meter = this.meters.get(key);
     if (meter === undefined) {
-      meter = new Meter(transport, protocol, method, stream);
+      meter = new Meter(transport, protocol, method, stream, this.access?.child({ transport, protocol, method }));
       this.meters.set(key, meter);
     }
     return meter;
@@ -158,7 +151,7 @@ export class CallPolicy {
   begin(meter: Meter, requestId: unknown): Call {
     const id = typeof requestId === "string" && acceptedRequestId.test(requestId) ? requestId : idPrefix + (++idCount).toString(36);
     if (this.options.metrics) {
-      this.inFlight[meter.transport].inc();
+      inFlight[meter.transport]!++;
       meter.open?.inc();
     }
     return new Call(meter, id);
@@ -214,24 +207,21 @@ export class CallPolicy {
     const code = call.code ?? "unknown";
     const meter = call.meter;
     if (this.options.metrics) {
-      this.inFlight[meter.transport].dec();
+      inFlight[meter.transport]!--;
       meter.open?.dec();
       meter.record(code, seconds);
     }
-    if (this.access === undefined) return;
+    if (meter.access === undefined) return;
     const line = {
       requestId: call.requestId,
-      transport: meter.transport,
-      protocol: meter.protocol,
-      method: meter.method,
       account: call.account,
       code,
       durationMs: Math.round(seconds * 1e6) / 1000,
       bytesIn: call.bytesIn,
       bytesOut: call.bytesOut,
     };
-    if (serverFailures.has(code) || code.startsWith("5")) this.access.error(line, "request failed");
-    else this.access.info(line, "request");
+    if (serverFailures.has(code) || code.startsWith("5")) meter.access.error(line, "request failed");
+    else meter.access.info(line, "request");
   }
 
   // A plain HTTP route under the policy: request id in and out, access line

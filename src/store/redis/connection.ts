@@ -11,6 +11,8 @@ export interface ConnectionOptions {
   commandTimeoutMs: number;
   // Where connection loss and recovery are told.
   log?: Logger;
+  // Time every Redis command for rollcall_store_command_duration_seconds.
+  timeCommands?: boolean;
 }
 
 export type Client = Redis | Cluster;
@@ -29,7 +31,7 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
   client.on("error", () => {
     // Connection errors surface as failed commands; ioredis keeps reconnecting.
   });
-  observeCommands();
+  if (options.timeCommands) observeCommands();
   watchConnection(client, redactUrl(url), options.log);
   await client.connect();
   return client;
@@ -65,7 +67,7 @@ export async function connectCluster(nodes: readonly string[], options: Connecti
   client.on("error", () => {
     // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
   });
-  observeCommands();
+  if (options.timeCommands) observeCommands();
   watchConnection(client, `the Redis Cluster of ${nodes.join(",")}`, options.log);
   try {
     await client.connect();
