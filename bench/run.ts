@@ -188,8 +188,10 @@ async function main(): Promise<void> {
     const listRooms = [];
     for (const size of listSizes) listRooms.push({ size, room: await seedRoom(store, size) });
     const tokens = await Promise.all(listRooms.map(({ size, room: r }) => middleToken(store, r.sid, size / 2)));
-    const joinRoom = room({});
-    const hotRoom = room({});
+    // Their unused-room timers must not end them before the Join loads,
+    // which come after several minutes of other loads.
+    const joinRoom = room({ unusedRoomTimeout: 60 });
+    const hotRoom = room({ unusedRoomTimeout: 60 });
     await store.createRoom(joinRoom);
     await store.createRoom(hotRoom);
     await store.close();

@@ -124,7 +124,9 @@ const grpcJsWay: Way = {
       let got: string | null = null;
       const settle = (error: grpc.ServiceError | null) => {
         client.close();
-        resolve({ requestId: got, code: error === null ? "ok" : codeName(error.code) });
+        // An error's request id comes in its trailers.
+        const trailed = error?.metadata.get("x-request-id")[0]?.toString() ?? null;
+        resolve({ requestId: got ?? trailed, code: error === null ? "ok" : codeName(error.code) });
       };
       const call =
         rpc === "Get"

@@ -59,18 +59,12 @@ export class GrpcJsServer {
     const path = `${method.parent.typeName}/${method.name}`;
     const meter = policy.meter("grpc-js", "grpc", path, method.methodKind !== "unary");
     const service = method.parent.typeName;
+    // An error's status, with the request id (trailers; the only headers of an answer that is an error).
     const toStatus = (call: Call, error: unknown): Partial<grpc.StatusObject> => {
       const connectError = error instanceof ConnectError && call.code !== undefined ? error : policy.errorOf(call, error);
-      return { code: connectError.code as number, details: connectError.rawMessage };
+      return { code: connectError.code as number, details: connectError.rawMessage, metadata: requestIdMetadata(call) };
     };
-    // Starts the call: its request id goes back in the response metadata.
-    const begin = (call: GrpcCall): Call => {
-      const started = policy.begin(meter, call.metadata.get("x-request-id")[0]);
-      const metadata = new grpc.Metadata();
-      metadata.set("x-request-id", started.requestId);
-      call.sendMetadata(metadata);
-      return started;
-    };
+    const begin = (call: GrpcCall): Call => policy.begin(meter, call.metadata.get("x-request-id")[0]);
     const contextOf = (started: Call, call: GrpcCall): HandlerContext => {
       const values = createContextValues();
       const account = policy.authenticate(started, service, call.metadata.get("authorization")[0]?.toString());
@@ -90,17 +84,30 @@ export class GrpcJsServer {
             )
             .then(
               (response) => {
-                const bytes = encoded(output, response);
+                let bytes: Buffer;
+                try {
+                  bytes = encoded(output, response);
+                } catch (error) {
+                  callback(toStatus(started, error));
+                  return policy.end(started);
+                }
                 started.bytesOut = bytes.length;
+                // The request id goes with the response, in the same write:
+                // sent sooner, the headers would take a write of their own.
+                call.sendMetadata(requestIdMetadata(started));
                 callback(null, bytes);
+                policy.end(started);
               },
-              (error: unknown) => callback(toStatus(started, error)),
-            )
-            .finally(() => policy.end(started));
+              (error: unknown) => {
+                callback(toStatus(started, error));
+                policy.end(started);
+              },
+            );
         };
       case "server_streaming":
         return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
           const started = begin(call);
+          call.sendMetadata(requestIdMetadata(started));
           stream(
             call,
             started,
@@ -113,6 +120,7 @@ export class GrpcJsServer {
       case "bidi_streaming":
         return (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
           const started = begin(call);
+          call.sendMetadata(requestIdMetadata(started));
           stream(
             call,
             started,
@@ -134,6 +142,12 @@ type GrpcCall = {
   sendMetadata(metadata: grpc.Metadata): void;
   once(event: "cancelled", listener: () => void): unknown;
 };
+
+function requestIdMetadata(call: Call): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set("x-request-id", call.requestId);
+  return metadata;
+}
 
 // Milliseconds to the call's deadline; undefined without one.
 function remainingMs(call: GrpcCall): number | undefined {
