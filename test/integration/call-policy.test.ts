@@ -11,6 +11,7 @@ import {
   ParticipantServiceListResponseSchema,
 } from "../../gen/rollcall/v1/participant_pb.js";
 import { requestDuration } from "../../src/observability/metrics.js";
+import { codeNames } from "../../src/transports/call-policy.js";
 import type { LogRecord } from "../support/log-capture.js";
 import { scrape, sampleOf, valueOf } from "../support/metrics.js";
 import { basic, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
@@ -79,25 +80,6 @@ function connectWay(name: string, protocol: string, transportOf: (server: Server
   };
 }
 
-const codeNames = [
-  "ok",
-  "canceled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-];
 const codeName = (code: number) => codeNames[code] ?? String(code);
 
 // @grpc/grpc-js on GRPC_PORT, reading the response metadata.
