@@ -57,7 +57,7 @@ export async function openStore(config: Config, now?: () => number, log?: Logger
   const options = {
     commandTimeoutMs: config.redisCommandTimeoutMs,
     log: log?.child({ component: "store" }),
-    timeCommands: config.metricsEnabled,
+    timeOperations: config.metricsEnabled,
     ...retention,
   };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);

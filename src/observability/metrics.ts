@@ -20,18 +20,21 @@ const lagBuckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
 
 type RequestLabel = "transport" | "protocol" | "method" | "code";
 
-// The requests of one transport, protocol, method and code: counted in plain
-// numbers on every call and handed to prom-client only when Prometheus
-// scrapes (a prom-client child hashes its labels on each inc and observe,
-// measurable at tens of thousands of calls a second).
-export class RequestSeries {
+// Observations of one latency histogram's series, counted in plain numbers
+// where they happen and handed to prom-client only when Prometheus scrapes (a
+// prom-client child hashes its labels on each observe, measurable at tens of
+// thousands of calls a second).
+export class LatencySeries<L extends string> {
   count = 0;
   sum = 0;
   // Observations per bucket (not cumulative), the last for above every bound.
   private readonly buckets = new Float64Array(latencyBuckets.length + 1);
 
-  constructor(readonly labels: Record<RequestLabel, string>) {
-    requestSeries.push(this);
+  constructor(
+    readonly labels: Record<L, string>,
+    family: LatencySeries<L>[],
+  ) {
+    family.push(this);
   }
 
   observe(seconds: number): void {
@@ -49,7 +52,33 @@ export class RequestSeries {
   }
 }
 
-const requestSeries: RequestSeries[] = [];
+// A histogram of the given series, registered as prom-client's registry
+// formats a histogram's values.
+function latencyHistogram<L extends string>(name: string, help: string, family: LatencySeries<L>[]) {
+  const histogram = {
+    name,
+    help,
+    type: "histogram" as const,
+    aggregator: "sum" as const,
+    get() {
+      const values = family.flatMap((series) => [
+        ...series
+          .cumulative()
+          .map((value, i) => ({ labels: { ...series.labels, le: latencyBuckets[i]! }, value, metricName: `${name}_bucket` })),
+        { labels: { ...series.labels, le: "+Inf" }, value: series.count, metricName: `${name}_bucket` },
+        { labels: series.labels, value: series.sum, metricName: `${name}_sum` },
+        { labels: series.labels, value: series.count, metricName: `${name}_count` },
+      ]);
+      return Promise.resolve({ name, help, type: "histogram" as const, aggregator: "sum" as const, values });
+    },
+    reset() {},
+  };
+  registry.registerMetric(histogram as unknown as Metric);
+  return histogram;
+}
+
+// The requests of each transport, protocol, method and code.
+export const requestSeries: LatencySeries<RequestLabel>[] = [];
 
 export const requests = new Counter<RequestLabel>({
   name: "rollcall_requests_total",
@@ -62,30 +91,11 @@ export const requests = new Counter<RequestLabel>({
   },
 });
 
-const durationName = "rollcall_request_duration_seconds";
-const durationHelp = "Time from a request's arrival to its answer (for streams, to their end)";
-
-// rollcall_request_duration_seconds from the request series, in the form
-// prom-client's registry formats a histogram's values.
-export const requestDuration = {
-  name: durationName,
-  help: durationHelp,
-  type: "histogram" as const,
-  aggregator: "sum" as const,
-  async get() {
-    const values = requestSeries.flatMap((series) => [
-      ...series
-        .cumulative()
-        .map((value, i) => ({ labels: { ...series.labels, le: latencyBuckets[i]! }, value, metricName: `${durationName}_bucket` })),
-      { labels: { ...series.labels, le: "+Inf" }, value: series.count, metricName: `${durationName}_bucket` },
-      { labels: series.labels, value: series.sum, metricName: `${durationName}_sum` },
-      { labels: series.labels, value: series.count, metricName: `${durationName}_count` },
-    ]);
-    return Promise.resolve({ name: durationName, help: durationHelp, type: "histogram" as const, aggregator: "sum" as const, values });
-  },
-  reset() {},
-};
-registry.registerMetric(requestDuration as unknown as Metric);
+export const requestDuration = latencyHistogram(
+  "rollcall_request_duration_seconds",
+  "Time from a request's arrival to its answer (for streams, to their end)",
+  requestSeries,
+);
 
 // Requests being answered now, by transport: plain numbers the call policy
 // moves on every call, read when Prometheus scrapes (a gauge child would hash
@@ -109,13 +119,15 @@ export const streamsOpen = new Gauge<"transport" | "method">({
   registers: [registry],
 });
 
-export const storeCommandDuration = new Histogram<"command">({
-  name: "rollcall_store_command_duration_seconds",
-  help: "Time from sending a Redis command to its reply, by command",
-  labelNames: ["command"],
-  buckets: latencyBuckets,
-  registers: [registry],
-});
+// Store operations against Redis, timed where the store runs them.
+export const storeOperationSeries: LatencySeries<never>[] = [];
+export const storeOperation = new LatencySeries<never>({}, storeOperationSeries);
+
+latencyHistogram(
+  "rollcall_store_operation_duration_seconds",
+  "Time of each Redis store operation: one script or command (a pipeline for a few), retried cluster redirections included",
+  storeOperationSeries,
+);
 
 export const storeErrors = new Counter<"kind">({
   name: "rollcall_store_errors_total",

@@ -4,7 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { RollcallError, StoreUnavailableError, type ErrorKind } from "../domain/errors.js";
 import type { Logger } from "../observability/logger.js";
-import { inFlight, RequestSeries, streamsOpen } from "../observability/metrics.js";
+import { inFlight, LatencySeries, requestSeries, streamsOpen } from "../observability/metrics.js";
 import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
 
 // What every request goes through, whichever server carries it: its request
@@ -68,7 +68,7 @@ const serverFailures = new Set(["unknown", "internal", "unavailable", "data_loss
 // protocol, with a series per code made the first time the code is seen, and
 // its access logger, whose fixed fields pino serializes once.
 export class Meter {
-  private readonly byCode = new Map<string, RequestSeries>();
+  private readonly byCode = new Map<string, LatencySeries<"transport" | "protocol" | "method" | "code">>();
   readonly open: ReturnType<typeof streamsOpen.labels> | undefined;
 
   constructor(
@@ -85,7 +85,7 @@ export class Meter {
   record(code: string, seconds: number): void {
     let series = this.byCode.get(code);
     if (series === undefined) {
-      series = new RequestSeries({ transport: this.transport, protocol: this.protocol, method: this.method, code });
+      series = new LatencySeries({ transport: this.transport, protocol: this.protocol, method: this.method, code }, requestSeries);
       this.byCode.set(code, series);
     }
     series.observe(seconds);

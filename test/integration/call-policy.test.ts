@@ -12,6 +12,7 @@ import {
 } from "../../gen/rollcall/v1/participant_pb.js";
 import { requestDuration } from "../../src/observability/metrics.js";
 import { codeNames } from "../../src/transports/call-policy.js";
+import { emptySharedRedis } from "../support/fixtures.js";
 import type { LogRecord } from "../support/log-capture.js";
 import { scrape, sampleOf, valueOf } from "../support/metrics.js";
 import { basic, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
@@ -288,7 +289,7 @@ describe("/metrics", () => {
         rollcall_request_duration_seconds: "HISTOGRAM",
         rollcall_requests_in_flight: "GAUGE",
         rollcall_streams_open: "GAUGE",
-        rollcall_store_command_duration_seconds: "HISTOGRAM",
+        rollcall_store_operation_duration_seconds: "HISTOGRAM",
         rollcall_store_errors_total: "COUNTER",
         rollcall_store_connected: "GAUGE",
         rollcall_callbacks_delivered_total: "COUNTER",
@@ -308,6 +309,19 @@ describe("/metrics", () => {
         expect(family.name).to.match(/^rollcall_[a-z0-9_]+$/);
         if (family.type === "COUNTER") expect(family.name).to.match(/_total$/);
       }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("times the Redis store's operations and shows its connection", async () => {
+    const server = await startRollcall({ redisUrl: (await emptySharedRedis()).url });
+    try {
+      const before = valueOf(await scrape(`${server.url}/metrics`), "rollcall_store_operation_duration_seconds");
+      await fetch(`${server.url}/v1/Rooms`, { headers: { authorization: testAuthorization } });
+      const families = await scrape(`${server.url}/metrics`);
+      expect(valueOf(families, "rollcall_store_operation_duration_seconds")).to.be.above(before);
+      expect(valueOf(families, "rollcall_store_connected")).to.equal(1);
     } finally {
       await server.close();
     }

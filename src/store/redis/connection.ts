@@ -2,7 +2,7 @@ import { Cluster, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { storeErrors } from "../../observability/metrics.js";
-import { observeCommands, watchConnection } from "./connection-watch.js";
+import { watchConnection } from "./connection-watch.js";
 
 // Connections to Redis and the policy for their failures.
 
@@ -11,8 +11,8 @@ export interface ConnectionOptions {
   commandTimeoutMs: number;
   // Where connection loss and recovery are told.
   log?: Logger;
-  // Time every Redis command for rollcall_store_command_duration_seconds.
-  timeCommands?: boolean;
+  // Time every store operation for rollcall_store_operation_duration_seconds.
+  timeOperations?: boolean;
 }
 
 export type Client = Redis | Cluster;
@@ -31,7 +31,6 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
   client.on("error", () => {
     // Connection errors surface as failed commands; ioredis keeps reconnecting.
   });
-  if (options.timeCommands) observeCommands();
   watchConnection(client, redactUrl(url), options.log);
   await client.connect();
   return client;
@@ -67,7 +66,6 @@ export async function connectCluster(nodes: readonly string[], options: Connecti
   client.on("error", () => {
     // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
   });
-  if (options.timeCommands) observeCommands();
   watchConnection(client, `the Redis Cluster of ${nodes.join(",")}`, options.log);
   try {
     await client.connect();

@@ -64,6 +64,7 @@ import { accountKeys, roomKeys, shardKeys } from "./keys.js";
 import { LogFollowers, logReadOf, type CountPart } from "./log-followers.js";
 import { callbackScripts } from "./callback-scripts.js";
 import { scripts } from "./scripts.js";
+import { storeOperation } from "../../observability/metrics.js";
 
 type ScriptCommands = {
   [Name in keyof typeof scripts | keyof typeof callbackScripts]: (...args: string[]) => Promise<unknown>;
@@ -555,7 +556,9 @@ export class RedisStore implements Store {
   }
 
   private guard<T>(operation: () => Promise<T>): Promise<T> {
-    return guarded(this.redis, operation);
+    if (!this.options.timeOperations) return guarded(this.redis, operation);
+    const started = performance.now();
+    return guarded(this.redis, operation).finally(() => storeOperation.observe((performance.now() - started) / 1000));
   }
 
   private async readLog(key: string, countPart: CountPart, after: string | undefined, limit: number) {
