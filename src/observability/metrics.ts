@@ -78,7 +78,19 @@ function latencyHistogram<L extends string>(name: string, help: string, family: 
 }
 
 // The requests of each transport, protocol, method and code.
-export const requestSeries: LatencySeries<RequestLabel>[] = [];
+const requestSeries: LatencySeries<RequestLabel>[] = [];
+const requestSeriesByLabels = new Map<string, LatencySeries<RequestLabel>>();
+
+// The one series of these labels, whichever server of the process asks.
+export function requestSeriesOf(labels: Record<RequestLabel, string>): LatencySeries<RequestLabel> {
+  const key = `${labels.transport}\u0000${labels.protocol}\u0000${labels.method}\u0000${labels.code}`;
+  let series = requestSeriesByLabels.get(key);
+  if (series === undefined) {
+    series = new LatencySeries(labels, requestSeries);
+    requestSeriesByLabels.set(key, series);
+  }
+  return series;
+}
 
 export const requests = new Counter<RequestLabel>({
   name: "rollcall_requests_total",

@@ -4,7 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { RollcallError, StoreUnavailableError, type ErrorKind } from "../domain/errors.js";
 import type { Logger } from "../observability/logger.js";
-import { inFlight, LatencySeries, requestSeries, streamsOpen } from "../observability/metrics.js";
+import { inFlight, requestSeriesOf, streamsOpen, type LatencySeries } from "../observability/metrics.js";
 import { credentialsRequired, type BasicAuth } from "./basic-auth.js";
 
 // What every request goes through, whichever server carries it: its request
@@ -85,7 +85,7 @@ export class Meter {
   record(code: string, seconds: number): void {
     let series = this.byCode.get(code);
     if (series === undefined) {
-      series = new LatencySeries({ transport: this.transport, protocol: this.protocol, method: this.method, code }, requestSeries);
+      series = requestSeriesOf({ transport: this.transport, protocol: this.protocol, method: this.method, code });
       this.byCode.set(code, series);
     }
     series.observe(seconds);

@@ -123,7 +123,7 @@ describe("graceful shutdown", () => {
       });
       const url = await serving;
       expect((JSON.parse(output.split("\n")[0]!) as { msg: string }).msg).to.match(/^store: in-memory store/);
-      const [, account, token] = /account (AC[0-9a-f]{32}) auth token (\S+)/.exec(output)!;
+      const [, account, token] = /account (AC[0-9a-f]{32}) auth token ([^\s"]+)/.exec(output)!;
       const joined = await connectJsonHttp1(ParticipantService, url, basic(account!, token!)).join({ room: "r", identity: "a" });
       expect(joined.participant!.identity).to.equal("a");
       child.kill(signal);
