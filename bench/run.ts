@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { ParticipantServiceGetRequestSchema } from "../gen/rollcall/v1/participant_pb.js";
 import { encodePageToken } from "../src/operations/page-token.js";
@@ -19,6 +20,9 @@ import { ensureTools, h2load, wrk, type LoadResult } from "./tools.js";
 // measured in the same run. BENCH_SECONDS sets the length of each load.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+// BENCH_ONLY: a regular expression; only the comparisons whose names match
+// run, nothing else, and docs/BENCHMARKS.md is left as it is (for iterating).
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, "i") : undefined;
 const account = { sid: "AC" + "b".repeat(32), token: "bench-token" };
 const authorization = "Basic " + Buffer.from(`${account.sid}:${account.token}`).toString("base64");
 const listSizes = [1_000, 10_000, 100_000];
@@ -33,14 +37,41 @@ interface Row {
   met?: boolean | undefined;
 }
 
-function startProcess(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<void> {
+// Resolves once every port accepts connections (for a server that logs nothing).
+async function listening(...ports: number[]): Promise<void> {
+  for (const port of ports) {
+    for (let attempt = 0; ; attempt++) {
+      const connected = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, "127.0.0.1", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on("error", () => resolve(false));
+      });
+      if (connected) break;
+      if (attempt > 200) throw new Error(`nothing listens on port ${port}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function startProcess(command: string, args: string[], env: Record<string, string>, ready: RegExp | (() => Promise<void>)): Promise<void> {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   return new Promise((resolve, reject) => {
+    if (typeof ready === "function") ready().then(resolve, reject);
     let output = "";
+    let started = typeof ready === "function";
+    // Read until ready, then drained and dropped, as a log collector would
+    // (rollcall logs an access line per request at info).
     child.stdout.on("data", (chunk: Buffer) => {
+      if (started) return;
       output += chunk.toString();
-      if (ready.test(output)) resolve();
+      if (typeof ready !== "function" && ready.test(output)) {
+        started = true;
+        output = "";
+        resolve();
+      }
     });
     child.on("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${output}`)));
   });
@@ -157,8 +188,10 @@ async function main(): Promise<void> {
     const listRooms = [];
     for (const size of listSizes) listRooms.push({ size, room: await seedRoom(store, size) });
     const tokens = await Promise.all(listRooms.map(({ size, room: r }) => middleToken(store, r.sid, size / 2)));
-    const joinRoom = room({});
-    const hotRoom = room({});
+    // Their unused-room timers must not end them before the Join loads,
+    // which come after several minutes of other loads.
+    const joinRoom = room({ unusedRoomTimeout: 60 });
+    const hotRoom = room({ unusedRoomTimeout: 60 });
     await store.createRoom(joinRoom);
     await store.createRoom(hotRoom);
     await store.close();
@@ -167,6 +200,7 @@ async function main(): Promise<void> {
     writeFileSync(credentials, JSON.stringify({ accounts: [{ sid: account.sid, auth_token: account.token }] }));
     const ports = {
       rollcall: await freePort(),
+      quiet: await freePort(),
       grpc: await freePort(),
       connect: await freePort(),
       http: await freePort(),
@@ -181,6 +215,20 @@ async function main(): Promise<void> {
         ROLLCALL_MAX_PARTICIPANTS: "1000000",
       },
       /serving/,
+    );
+    // The same build with logs silent and metrics off, for the overhead rows.
+    await startProcess(
+      process.execPath,
+      ["dist/src/main.js"],
+      {
+        PORT: String(ports.quiet),
+        REDIS_URL: redis.url,
+        ROLLCALL_CREDENTIALS_FILE: credentials,
+        ROLLCALL_MAX_PARTICIPANTS: "1000000",
+        ROLLCALL_LOG_LEVEL: "silent",
+        ROLLCALL_METRICS: "off",
+      },
+      () => listening(ports.quiet),
     );
     for (const kind of ["grpc", "connect", "http"] as const) {
       await startProcess(
@@ -216,6 +264,7 @@ async function main(): Promise<void> {
       rollcall: () => Promise<LoadResult>,
       baseline: () => Promise<LoadResult>,
     ) => {
+      if (only !== undefined && !only.test(name)) return;
       console.log(`measuring ${name} ...`);
       const b1 = await baseline();
       const r1 = await rollcall();
@@ -259,6 +308,33 @@ async function main(): Promise<void> {
       () => wrk({ url: `http://127.0.0.1:${ports.rollcall}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
       () => wrk({ url: `http://127.0.0.1:${ports.http}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
     );
+
+    // What access logs (info, to stdout) and metrics cost: the same build
+    // with logs silent and metrics off is the baseline.
+    const overhead = "logs at info and metrics on vs silent and off (same build)";
+    await compare(
+      `Overhead: Get by sid, gRPC on the main port, ${overhead}`,
+      0.9,
+      () => h2(ports.rollcall, grpcFrame, "application/grpc", { te: "trailers" }),
+      () => h2(ports.quiet, grpcFrame, "application/grpc", { te: "trailers" }),
+    );
+    await compare(
+      `Overhead: Get by sid, Connect binary, ${overhead}`,
+      0.9,
+      () => h2(ports.rollcall, binary, "application/proto"),
+      () => h2(ports.quiet, binary, "application/proto"),
+    );
+    await compare(
+      `Overhead: REST GET participant, ${overhead}`,
+      0.9,
+      () => wrk({ url: `http://127.0.0.1:${ports.rollcall}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
+      () => wrk({ url: `http://127.0.0.1:${ports.quiet}${restPath}`, headers: { authorization }, seconds, connections: 50 }),
+    );
+
+    if (only !== undefined) {
+      console.log("\n" + table(rows) + "\n");
+      return;
+    }
 
     const pages: LoadResult[] = [];
     for (const [i, { size, room: r }] of listRooms.entries()) {
@@ -340,6 +416,7 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
+  if (only !== undefined) return;
 
   // The change log's figures (bench/events.ts, also npm run bench:events),
   // once this run's servers are stopped; it writes its own section.

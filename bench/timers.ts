@@ -9,6 +9,9 @@ import { logShards } from "../src/store/store.js";
 import { shardKeys } from "../src/store/redis/keys.js";
 import { TimerSweeper } from "../src/timers/sweeper.js";
 import { startRedis } from "../test/support/redis-server.js";
+import { createLogger } from "../src/observability/logger.js";
+
+const silent = createLogger({ level: "silent", format: "json" });
 
 // npm run bench:timers (and the end of npm run bench): what the timer sweeper
 // costs and how late timers fire, against its own redis-server.
@@ -53,7 +56,7 @@ async function seedPending(redis: Redis, count: number): Promise<void> {
 
 async function sweepCost(store: RedisStore, redis: Redis, pending: number): Promise<SweepCost> {
   await seedPending(redis, pending);
-  const sweeper = new TimerSweeper(store, { accounts: [account], intervalMs: 250 }, () => undefined);
+  const sweeper = new TimerSweeper(store, { accounts: [account], intervalMs: 250 }, silent);
   for (let i = 0; i < 20; i++) await sweeper.sweep();
   const commandsBefore = await redisCommands(redis);
   const cpuBefore = process.cpuUsage();
@@ -103,7 +106,7 @@ async function firingLag(store: RedisStore): Promise<{ rooms: number; p50: numbe
   const stop = new AbortController();
   // One signal stops the 16 shard followers.
   setMaxListeners(0, stop.signal);
-  const sweeper = new TimerSweeper(store, { accounts: [account], intervalMs: 250 }, () => undefined);
+  const sweeper = new TimerSweeper(store, { accounts: [account], intervalMs: 250 }, silent);
   const followers = Array.from({ length: logShards }, async (_, shard) => {
     try {
       for await (const batch of store.followLog({ accountSid: account, shard }, undefined, { signal: stop.signal, keepAliveMs: 1000 })) {

@@ -65,6 +65,14 @@ export interface Config {
   // What a client connection must do in time, and how fast one address may
   // open connections and cancel streams.
   connections: ConnectionLimits;
+  // ROLLCALL_LOG_LEVEL: pino's level names; silent for no logs.
+  logLevel: string;
+  // ROLLCALL_LOG_FORMAT: JSON lines, or pino-pretty's for people.
+  logFormat: "json" | "pretty";
+  // ROLLCALL_METRICS=off: no /metrics and nothing counted per request.
+  metricsEnabled: boolean;
+  // ROLLCALL_METRICS_PORT: /metrics on this port instead of the main one.
+  metricsPort: number | undefined;
 }
 
 export interface LiveKitConfig {
@@ -148,6 +156,10 @@ export const settings = {
   ROLLCALL_CONNECTION_BURST: { default: "200", meaning: "...a burst of this many" },
   ROLLCALL_RESETS_PER_SECOND: { default: "100", meaning: "HTTP/2 streams one client address may reset per second, after..." },
   ROLLCALL_RESET_BURST: { default: "500", meaning: "...a burst of this many; beyond them its connection gets GOAWAY" },
+  ROLLCALL_LOG_LEVEL: { default: "info", meaning: "trace, debug, info, warn, error, fatal or silent" },
+  ROLLCALL_LOG_FORMAT: { default: "json", meaning: "json (one JSON object per line), or pretty for people (pino-pretty)" },
+  ROLLCALL_METRICS: { default: "on", meaning: "off: no /metrics and nothing counted" },
+  ROLLCALL_METRICS_PORT: { default: undefined, meaning: "serve /metrics on this port instead of the main one", port: true },
   ROLLCALL_AUTH_FAILURES_PER_ADDRESS: { default: "600", meaning: "failed authentications a client address may make per minute before 429" },
   ROLLCALL_AUTH_FAILURES_PER_ACCOUNT: {
     default: "1200",
@@ -200,7 +212,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Config {
     authFailuresPerAddressPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ADDRESS", 1, 1_000_000),
     authFailuresPerAccountPerMinute: integer(env, "ROLLCALL_AUTH_FAILURES_PER_ACCOUNT", 1, 1_000_000),
     connections: connectionLimits(env),
+    logLevel: oneOf(env, "ROLLCALL_LOG_LEVEL", logLevels),
+    logFormat: oneOf(env, "ROLLCALL_LOG_FORMAT", ["json", "pretty"] as const),
+    metricsEnabled: onOff(env, "ROLLCALL_METRICS"),
+    metricsPort: read(env, "ROLLCALL_METRICS_PORT") === undefined ? undefined : integer(env, "ROLLCALL_METRICS_PORT", 0, 65535),
   };
+}
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: SettingName, values: readonly T[]): T {
+  const text = read(env, name);
+  if (text !== undefined && (values as readonly string[]).includes(text)) return text as T;
+  throw new ConfigError(`${name} must be one of ${values.join(", ")}, got ${JSON.stringify(env[name])}`);
 }
 
 function connectionLimits(env: NodeJS.ProcessEnv): ConnectionLimits {

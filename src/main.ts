@@ -2,9 +2,8 @@ import { configFromEnv } from "./config.js";
 import { helpText } from "./help.js";
 import { packageVersion } from "./version.js";
 import { developmentCredentials, loadCredentials, type Credentials } from "./credentials.js";
-import { openStore, startServer, type Log } from "./server.js";
-
-const log: Log = (message) => console.log(`rollcall: ${message}`);
+import { createLogger, type Logger } from "./observability/logger.js";
+import { openStore, startServer } from "./server.js";
 
 // The credentials from the configured file, or development credentials made
 // now, with the lines that announce them.
@@ -30,25 +29,27 @@ async function main(args: string[]): Promise<void> {
   if (args.length > 0)
     throw new Error(`unknown argument ${JSON.stringify(args[0])}; rollcall takes its settings from the environment (see --help)`);
   const config = configFromEnv(process.env);
+  const log: Logger = createLogger({ level: config.logLevel, format: config.logFormat });
   const { credentials, announcement } = credentialsOf(config.credentialsFile);
   const store = await openStore(config, log);
-  log(`store: ${store.description}`);
+  log.info(`store: ${store.description}`);
   // The secrets are printed only once the ports are held: a start that
   // fails prints none of them.
   const server = await startServer(config, store, credentials, log);
-  announcement.forEach(log);
-  log(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
-  if (server.grpcPort !== undefined) log(`serving gRPC (@grpc/grpc-js) on GRPC_PORT ${server.grpcPort}`);
+  for (const line of announcement) log.info(line);
+  log.info(`serving gRPC, gRPC-Web, Connect and Twilio REST (/v1) on ${server.url}`);
+  if (server.grpcPort !== undefined) log.info(`serving gRPC (@grpc/grpc-js) on GRPC_PORT ${server.grpcPort}`);
+  if (server.metricsPort !== undefined) log.info(`serving /metrics on ROLLCALL_METRICS_PORT ${server.metricsPort}`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: finishing calls in flight, then exiting`);
+    log.info(`${signal}: finishing calls in flight, then exiting`);
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        log(`shutdown failed: ${String(error)}`);
+        log.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );

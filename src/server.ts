@@ -1,4 +1,3 @@
-import { createContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { ServerHttp2Session } from "node:http2";
 import { Delivery, type Resolve } from "./callbacks/delivery.js";
@@ -24,9 +23,11 @@ import { guardSession } from "./transports/http/http2-session-guard.js";
 import { OnePortServer } from "./transports/http/one-port-server.js";
 import { isProbePath, probesHandler } from "./transports/http/probes.js";
 import { isRestPath, restHandler } from "./transports/rest/handler.js";
-import { authenticationInterceptor, peerAddressKey } from "./transports/connect/authentication.js";
-import { errorInterceptor } from "./transports/connect/errors.js";
+import { CallPolicy } from "./transports/call-policy.js";
 import { rpcNodeHandler } from "./transports/connect/node-handler.js";
+import { isMetricsPath, metricsHandler, MetricsServer } from "./transports/http/metrics-endpoint.js";
+import type { Logger } from "./observability/logger.js";
+import { storeConnected } from "./observability/metrics.js";
 import { GrpcJsServer } from "./transports/grpc-js/grpc-js-server.js";
 import { connectRoutes, publicServices, rpcServices } from "./services/services.js";
 
@@ -35,6 +36,8 @@ export interface RunningServer {
   port: number;
   // GRPC_PORT, a second port for gRPC alone through @grpc/grpc-js, if it is on.
   grpcPort: number | undefined;
+  // The port serving /metrics alone, with ROLLCALL_METRICS_PORT.
+  metricsPort: number | undefined;
   // Delivers the status callbacks of the credentials' accounts.
   callbacks: CallbackRelay;
   // Ends rooms and participants whose time is up.
@@ -49,20 +52,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export type Log = (message: string) => void;
-
-// `log` receives the store's changes of state (Redis refusing writes);
-// `now` replaces the wall clock changes take their time from (tests).
-export async function openStore(config: Config, log: Log = () => undefined, now?: () => number): Promise<Store> {
+// `log` hears of Redis connection loss and recovery and of Redis refusing
+// writes; `now` replaces the wall clock changes take their time from (tests).
+export async function openStore(config: Config, log?: Logger, now?: () => number): Promise<Store> {
   const retention = {
     retentionMs: config.eventRetentionHours * 3_600_000,
     retentionPerRoom: config.eventRetentionPerRoom,
     maxRoomMs: config.maxRoomHours * 3_600_000,
     now,
   };
-  const options = { commandTimeoutMs: config.redisCommandTimeoutMs, log, ...retention };
+  const options = {
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    log: log?.child({ component: "store" }),
+    timeOperations: config.metricsEnabled,
+    ...retention,
+  };
   if (config.redisClusterNodes !== undefined) return RedisStore.connectCluster(config.redisClusterNodes, options);
   if (config.redisUrl !== undefined) return RedisStore.connect(config.redisUrl, options);
+  storeConnected.set(1);
   return new MemoryStore(retention);
 }
 
@@ -78,7 +85,7 @@ export async function startServer(
   config: Config,
   store: Store,
   credentials: Credentials,
-  log: Log,
+  log: Logger,
   hooks: ServerHooks = {},
 ): Promise<RunningServer> {
   const accountCallbacks = new Map(
@@ -91,10 +98,25 @@ export async function startServer(
   const auth = new BasicAuth(
     credentials,
     { perAddressPerMinute: config.authFailuresPerAddressPerMinute, perAccountPerMinute: config.authFailuresPerAccountPerMinute },
-    log,
+    log.child({ component: "auth" }),
   );
   const draining = new AbortController();
-  const bindings = rpcServices(participants, rooms, events, new CallbackOperations(store), tracks, () => store.ping(), draining.signal);
+  const bindings = rpcServices(
+    participants,
+    rooms,
+    events,
+    new CallbackOperations(store),
+    tracks,
+    () => store.ping(),
+    draining.signal,
+    log.child({ component: "health" }),
+  );
+  const policy = new CallPolicy({
+    auth,
+    publicServices: new Set(publicServices.map((service) => service.typeName)),
+    log,
+    metrics: config.metricsEnabled,
+  });
   const rpc = rpcNodeHandler(
     {
       routes: connectRoutes(bindings),
@@ -104,10 +126,8 @@ export async function startServer(
       // Compressing a message of a few KiB costs more CPU than it saves on
       // the wire; Watch streams send many such.
       compressMinBytes: 64 * 1024,
-      interceptors: [errorInterceptor(log), authenticationInterceptor(auth, publicServices)],
-      contextValues: (req) => createContextValues().set(peerAddressKey, req.socket.remoteAddress),
     },
-    log,
+    policy,
   );
   const rest = restHandler({
     participants,
@@ -116,7 +136,7 @@ export async function startServer(
     auth,
     publicUrl: config.publicUrl,
     maxRequestBytes: config.maxRequestBytes,
-    log,
+    policy,
   });
   const liveKit =
     config.liveKit === undefined
@@ -131,34 +151,43 @@ export async function startServer(
             backoffMs: config.callbackBackoffMs,
             backoffMaxMs: config.callbackBackoffMaxMs,
           },
-          log,
+          log: log.child({ component: "livekit" }),
         });
-  const consoleFiles = consoleFilesHandler();
-  const probes = probesHandler({
-    readiness: [{ name: "store", check: () => store.ping() }],
-    draining: draining.signal,
-    timeoutMs: 1000,
-  });
+  const liveKitWebhook = policy.httpHandler("POST /livekit/webhook", "http", (req, res) => liveKit?.handle(req, res));
+  const consoleFiles = policy.httpHandler("GET /console", "http", consoleFilesHandler());
+  const probes = policy.httpHandler(
+    "GET /probes",
+    "http",
+    probesHandler({
+      readiness: [{ name: "store", check: () => store.ping() }],
+      draining: draining.signal,
+      timeoutMs: 1000,
+    }),
+  );
+  // /metrics on the main port unless it has one of its own, or is off.
+  const metricsHere = config.metricsEnabled && config.metricsPort === undefined;
+  const metrics = policy.httpHandler("GET /metrics", "http", metricsHandler);
   const server = new OnePortServer(
     (req, res) =>
       isProbePath(req.url)
         ? probes(req, res)
         : liveKit !== undefined && isLiveKitWebhookPath(req.url)
-          ? liveKit.handle(req, res)
+          ? liveKitWebhook(req, res)
           : isConsolePath(req.url)
             ? consoleFiles(req, res)
             : isRestPath(req.url)
               ? rest(req, res)
-              : rpc(req, res),
+              : metricsHere && isMetricsPath(req.url)
+                ? metrics(req, res)
+                : rpc(req, res),
     config.connections,
   );
+  const metricsServer = config.metricsEnabled && config.metricsPort !== undefined ? new MetricsServer() : undefined;
   const grpcServer = new GrpcJsServer({
     bindings,
-    publicServices: new Set(publicServices.map((s) => s.typeName)),
-    auth,
+    policy,
     maxRequestBytes: config.maxRequestBytes,
     maxConcurrentStreams: config.connections.maxConcurrentStreams,
-    log,
   });
   const onSession = (session: ServerHttp2Session) => guardSession(session, config.connections, server.resetBuckets);
   server.handGrpcTo({
@@ -186,12 +215,12 @@ export async function startServer(
       concurrency: config.callbackConcurrency,
       maxTimeoutMs: config.callbackTimeoutMs,
     },
-    log,
+    log.child({ component: "callbacks" }),
   );
   const timers = new TimerSweeper(
     store,
     { accounts: [...credentials.accounts.keys()], intervalMs: config.timerIntervalMs },
-    log,
+    log.child({ component: "timers" }),
     hooks.now,
   );
   const address = await listening("PORT", config.port, config.host, () => server.listen(config.port, config.host));
@@ -199,24 +228,30 @@ export async function startServer(
     config.grpcPort === undefined
       ? undefined
       : (await listening("GRPC_PORT", config.grpcPort, config.host, () => server.listen(config.grpcPort!, config.host, "grpc"))).port;
+  const metricsPort =
+    metricsServer &&
+    (await listening("ROLLCALL_METRICS_PORT", config.metricsPort!, config.host, () =>
+      metricsServer.listen(config.metricsPort!, config.host),
+    ));
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   if (config.callbacksEnabled) callbacks.start();
   if (config.timersEnabled) timers.start();
   if (liveKit !== undefined) {
     liveKit.start();
-    log(`livekit: bridging LiveKit at ${config.liveKit!.url} for account ${liveKit.accountSid}; webhooks on POST /livekit/webhook`);
+    log.info(`livekit: bridging LiveKit at ${config.liveKit!.url} for account ${liveKit.accountSid}; webhooks on POST /livekit/webhook`);
   }
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     grpcPort,
+    metricsPort,
     callbacks,
     timers,
     liveKit,
     auth,
     async close() {
       draining.abort();
-      await Promise.all([server.close(config.shutdownGraceMs), grpcServer.close(config.shutdownGraceMs)]);
+      await Promise.all([server.close(config.shutdownGraceMs), grpcServer.close(config.shutdownGraceMs), metricsServer?.close()]);
       // The last changes' callbacks are left to the next holder of the leases.
       await Promise.all([callbacks.close(), timers.close(), liveKit?.close()]);
       await store.close();

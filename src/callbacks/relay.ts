@@ -5,6 +5,8 @@ import { logShards, type CallbackBatch, type CallbackFailure, type Store } from 
 import { callbackTarget } from "./callback-target.js";
 import type { Delivery, DeliveryOutcome } from "./delivery.js";
 import { callbackParameters, callbackRequest } from "./twilio-form.js";
+import type { Logger } from "../observability/logger.js";
+import { callbackLag, callbacksDelivered, callbacksFailed } from "../observability/metrics.js";
 
 // The status callback relay: a background worker beside the transports. Each
 // instance takes the leases of the shards of every account it knows; for a
@@ -67,7 +69,7 @@ export class CallbackRelay {
     private readonly store: Store,
     private readonly delivery: Delivery,
     private readonly options: RelayOptions,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
   ) {
     setMaxListeners(0, this.stopping.signal);
     this.perHostLimit = Math.max(1, Math.ceil(options.concurrency / 4));
@@ -105,7 +107,7 @@ export class CallbackRelay {
     }
     await Promise.all(rounds);
     if (this.shards.size !== before && !this.stopping.signal.aborted) {
-      this.log(`callbacks: delivering for ${this.shards.size} of ${this.options.accounts.size * logShards} account shards`);
+      this.log.info(`delivering for ${this.shards.size} of ${this.options.accounts.size * logShards} account shards`);
     }
   }
 
@@ -278,11 +280,16 @@ export class CallbackRelay {
         if (work.stop.signal.aborted) return;
         const settled = this.settle(batch, event, outcome, target.url, target.overrides.retries);
         if (settled === "retry") {
+          callbacksFailed.labels("retry").inc();
           const due = Date.now() + this.backoff(batch.attempts);
           if (await this.store.postponeCallback(accountSid, roomSid, cursor, due)) this.wakeAt(work, due);
           return;
         }
-        if (settled === "delivered") this.stats.delivered++;
+        if (settled === "delivered") {
+          this.stats.delivered++;
+          callbacksDelivered.inc();
+          callbackLag.observe(Math.max(0, Date.now() - event.time) / 1000);
+        }
         if (!(await this.store.advanceCallback(accountSid, roomSid, cursor, event.sequence, settled === "delivered" ? undefined : settled)))
           return;
         cursor = event.sequence;
@@ -328,8 +335,9 @@ export class CallbackRelay {
 
   private giveUp(failure: CallbackFailure): void {
     this.stats.failed++;
-    this.log(
-      `callbacks: gave up on ${failure.eventType} #${failure.sequence} of room ${failure.roomSid} (account ${failure.accountSid}) to ${hostOf(failure.url)} after ${failure.attempts} attempts, last status ${failure.status || "none"}: ${failure.reason}`,
+    callbacksFailed.labels("dead_letter").inc();
+    this.log.warn(
+      `gave up on ${failure.eventType} #${failure.sequence} of room ${failure.roomSid} (account ${failure.accountSid}) to ${hostOf(failure.url)} after ${failure.attempts} attempts, last status ${failure.status || "none"}: ${failure.reason}`,
     );
   }
 

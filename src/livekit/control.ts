@@ -4,6 +4,8 @@ import type { RoomServiceClient } from "livekit-server-sdk";
 import type { ChangeEvent } from "../domain/records.js";
 import { LogPositionError, logShards, type Store } from "../store/store.js";
 import { liveKitStateTtlMs } from "./webhook-mapping.js";
+import type { Logger } from "../observability/logger.js";
+import { liveKitFailures } from "../observability/metrics.js";
 
 // Control back to LiveKit: a kick through rollcall's API of a participant of
 // a LiveKit room becomes RoomServiceClient.removeParticipant, completing the
@@ -48,7 +50,7 @@ export class LiveKitControl {
     private readonly client: RoomServiceClient,
     private readonly accountSid: string,
     private readonly options: ControlOptions,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
   ) {
     setMaxListeners(0, this.stopping.signal);
   }
@@ -134,7 +136,7 @@ export class LiveKitControl {
       } catch (error) {
         if (error instanceof LogPositionError) {
           // Events passed their retention before the bridge acted on them: go on from the end.
-          this.log(`livekit: shard ${work.shard}'s log no longer holds the bridge's position (${error.reason}); continuing from its end`);
+          this.log.warn(`shard ${work.shard}'s log no longer holds the bridge's position (${error.reason}); continuing from its end`);
           const ended = new AbortController();
           for await (const batch of this.store.followLog(ref, undefined, { signal: ended.signal, keepAliveMs: this.options.pollMs })) {
             await this.store.setLiveKitCursor(this.accountSid, work.shard, batch.lastId).catch(() => undefined);
@@ -168,9 +170,10 @@ export class LiveKitControl {
         }
         this.stats.failedAttempts++;
         const wait = Math.min(this.options.backoffMaxMs, this.options.backoffMs * 2 ** Math.min(attempt, 20));
+        liveKitFailures.labels("control").inc();
         if (attempt === 0 || attempt % 10 === 0) {
-          this.log(
-            `livekit: ${action.what} failed (${error instanceof Error ? error.message : String(error)}); retrying every ${wait} ms at most`,
+          this.log.warn(
+            `${action.what} failed (${error instanceof Error ? error.message : String(error)}); retrying every ${wait} ms at most`,
           );
         }
         await delay(Math.round(wait * (0.5 + Math.random() * 0.5)), work.stop.signal);
@@ -192,7 +195,7 @@ export class LiveKitControl {
         run: () => this.client.removeParticipant(roomName, identity),
         done: () => {
           this.stats.removed++;
-          this.log(`livekit: removed ${JSON.stringify(identity)} from LiveKit room ${JSON.stringify(roomName)} (kicked through rollcall)`);
+          this.log.info(`removed ${JSON.stringify(identity)} from LiveKit room ${JSON.stringify(roomName)} (kicked through rollcall)`);
           return Promise.resolve();
         },
       };
@@ -204,7 +207,7 @@ export class LiveKitControl {
       },
       done: async () => {
         this.stats.deleted++;
-        this.log(`livekit: deleted LiveKit room ${JSON.stringify(roomName)} (completed through rollcall)`);
+        this.log.info(`deleted LiveKit room ${JSON.stringify(roomName)} (completed through rollcall)`);
         // Finished: a late room_started for it brings nothing back.
         await this.store.updateLiveKitRoom(this.accountSid, liveKitRoomSid, { finished: true }, liveKitStateTtlMs);
       },

@@ -10,6 +10,7 @@ import { LiveKitControl, type ControlOptions } from "./control.js";
 import { LiveKitReconciler } from "./reconcile.js";
 import { WebhookIngest } from "./webhook-ingest.js";
 import { LiveKitMirror } from "./webhook-mapping.js";
+import type { Logger } from "../observability/logger.js";
 
 // The LiveKit bridge: rollcall keeps the Twilio API, LiveKit carries the
 // media. Beside the transports, over the operations: webhooks in (ingest),
@@ -22,7 +23,7 @@ export interface BridgeOptions {
   accounts: readonly string[];
   maxRequestBytes: number;
   control: ControlOptions;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export class LiveKitBridge {

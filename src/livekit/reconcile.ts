@@ -3,6 +3,8 @@ import type { ParticipantOperations } from "../operations/participants.js";
 import type { Store } from "../store/store.js";
 import type { LiveKitMirror } from "./webhook-mapping.js";
 import { liveKitStateTtlMs } from "./webhook-mapping.js";
+import type { Logger } from "../observability/logger.js";
+import { liveKitFailures } from "../observability/metrics.js";
 
 // Reconciliation: at start and every ROLLCALL_LIVEKIT_RECONCILE_SECONDS the
 // bridge lists LiveKit's rooms and participants (RoomServiceClient) and
@@ -35,7 +37,7 @@ export class LiveKitReconciler {
     private readonly mirror: LiveKitMirror,
     private readonly participants: ParticipantOperations,
     private readonly intervalMs: number,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
   ) {}
 
   start(): void {
@@ -43,8 +45,9 @@ export class LiveKitReconciler {
       this.current = this.reconcile()
         .catch((error: unknown) => {
           this.stats.failedRuns++;
-          this.log(
-            `livekit: reconciliation failed, trying again in ${this.intervalMs} ms: ${error instanceof Error ? error.message : String(error)}`,
+          liveKitFailures.labels("reconcile").inc();
+          this.log.warn(
+            `reconciliation failed, trying again in ${this.intervalMs} ms: ${error instanceof Error ? error.message : String(error)}`,
           );
         })
         .finally(() => {
@@ -117,8 +120,8 @@ export class LiveKitReconciler {
       const outcome = await this.mirror
         .participantJoined(room, { sid: participant.sid, identity: participant.identity }, true)
         .catch((error: unknown) => {
-          this.log(
-            `livekit: reconciliation could not join ${JSON.stringify(participant.identity)}: ${error instanceof Error ? error.message : String(error)}`,
+          this.log.warn(
+            `reconciliation could not join ${JSON.stringify(participant.identity)}: ${error instanceof Error ? error.message : String(error)}`,
           );
           return "ignored" as const;
         });
@@ -141,6 +144,6 @@ export class LiveKitReconciler {
 
   private repaired(kind: Exclude<keyof ReconcileStats, "runs" | "failedRuns">, what: string): void {
     this.stats[kind]++;
-    this.log(`livekit: reconciliation ${what}`);
+    this.log.info(`reconciliation ${what}`);
   }
 }

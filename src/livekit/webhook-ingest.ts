@@ -4,6 +4,8 @@ import { TokenVerifier, WebhookReceiver } from "livekit-server-sdk";
 import { RollcallError, StoreUnavailableError } from "../domain/errors.js";
 import type { Store } from "../store/store.js";
 import type { LiveKitMirror, LiveKitParticipantRef, LiveKitRoomRef, MappingOutcome } from "./webhook-mapping.js";
+import type { Logger } from "../observability/logger.js";
+import { liveKitFailures } from "../observability/metrics.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -18,7 +20,7 @@ export interface IngestOptions {
   apiKey: string;
   apiSecret: string;
   maxRequestBytes: number;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export interface IngestStats {
@@ -75,7 +77,8 @@ export class WebhookIngest {
           return reply(res, error.status, { error: error.message }, error.status === 413 ? { connection: "close" } : {});
         }
         if (error instanceof StoreUnavailableError) return reply(res, 503, { error: error.callerMessage }, { "retry-after": "1" });
-        this.options.log(`livekit: webhook failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        liveKitFailures.labels("webhook").inc();
+        this.options.log.error({ err: error }, "webhook failed");
         return reply(res, 500, { error: "internal error" });
       },
     );
@@ -152,7 +155,8 @@ export class WebhookIngest {
       if (error instanceof RollcallError && error.kind !== "not_found") {
         // LiveKit's name or identity breaks rollcall's rules (or the room is
         // full): a retry would not change that.
-        this.options.log(`livekit: ${kind} ${event.id} of room ${room.sid} not mirrored: ${error.message}`);
+        liveKitFailures.labels("webhook").inc();
+        this.options.log.warn(`${kind} ${event.id} of room ${room.sid} not mirrored: ${error.message}`);
         this.stats.ignored++;
         return "ignored";
       }

@@ -3,6 +3,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { EventService, EventServiceWatchResponseSchema, type Event } from "../../gen/rollcall/v1/event_pb.js";
 import type { EventOperations } from "../operations/events.js";
 import type { ChangeEvent } from "../domain/records.js";
+import { watchStreamsOpen } from "../observability/metrics.js";
 import { accountOf } from "./account.js";
 import { eventMessage } from "./messages.js";
 
@@ -24,11 +25,16 @@ export function eventService(events: EventOperations, draining: AbortSignal): Se
     // watch again from its last cursor (on this server's successor).
     async *watch(req, ctx) {
       const stop = AbortSignal.any([ctx.signal, draining]);
-      for await (const batch of events.watch(accountOf(ctx), { room: req.room, after: req.after }, stop)) {
-        yield create(EventServiceWatchResponseSchema, {
-          events: batch.events.map(({ cursor, event }) => messageOf(cursor, event)),
-          cursor: batch.cursor,
-        });
+      watchStreamsOpen.inc();
+      try {
+        for await (const batch of events.watch(accountOf(ctx), { room: req.room, after: req.after }, stop)) {
+          yield create(EventServiceWatchResponseSchema, {
+            events: batch.events.map(({ cursor, event }) => messageOf(cursor, event)),
+            cursor: batch.cursor,
+          });
+        }
+      } finally {
+        watchStreamsOpen.dec();
       }
       if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
       if (draining.aborted) {

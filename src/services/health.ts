@@ -7,6 +7,8 @@ import {
   HealthCheckResponseSchema,
   HealthListResponseSchema,
 } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Logger } from "../observability/logger.js";
+import { healthServing } from "../observability/metrics.js";
 
 export interface HealthOptions {
   // How often a Watch stream asks the store again.
@@ -14,6 +16,8 @@ export interface HealthOptions {
   // A ping not answered in this time counts as not serving, so a hung store
   // fails a probe before the probe's own deadline does.
   pingTimeoutMs: number;
+  // Where a change of the status is told.
+  log?: Logger;
 }
 
 // gRPC health checking for the server as a whole ("") and each of the given
@@ -30,13 +34,25 @@ export function healthService(
   // Every check and watcher waiting at once shares one ping, so a hung store
   // sees one command, not one per caller.
   let pinging: Promise<boolean> | undefined;
+  let last: boolean | undefined;
+  const changed = (serving: boolean) => {
+    if (serving === last) return;
+    last = serving;
+    healthServing.set(serving ? 1 : 0);
+    if (serving) options.log?.info("health: SERVING");
+    else options.log?.warn(draining.aborted ? "health: NOT_SERVING (draining)" : "health: NOT_SERVING (the store did not answer a ping)");
+  };
   const status = async () => {
-    if (draining.aborted) return ServingStatus.NOT_SERVING;
+    if (draining.aborted) {
+      changed(false);
+      return ServingStatus.NOT_SERVING;
+    }
     pinging ??= answersWithin(ping, options.pingTimeoutMs).finally(() => {
       pinging = undefined;
     });
-    const answered = await pinging;
-    return answered && !draining.aborted ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    const serving = (await pinging) && !draining.aborted;
+    changed(serving);
+    return serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   };
 
   return {

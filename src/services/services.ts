@@ -8,6 +8,7 @@ import { EventService } from "../../gen/rollcall/v1/event_pb.js";
 import { ParticipantService } from "../../gen/rollcall/v1/participant_pb.js";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
 import { TrackService } from "../../gen/rollcall/v1/track_pb.js";
+import type { Logger } from "../observability/logger.js";
 import type { CallbackOperations } from "../operations/callbacks.js";
 import type { EventOperations } from "../operations/events.js";
 import type { ParticipantOperations } from "../operations/participants.js";
@@ -48,6 +49,7 @@ export function rpcServices(
   tracks: TrackOperations,
   ping: () => Promise<void>,
   draining: AbortSignal,
+  log?: Logger,
 ): ServiceBinding[] {
   const rollcallServices = [ParticipantService, RoomService, EventService, CallbackService, TrackService];
   const reflection = reflectionServices([...rollcallServices, ...publicServices]);
@@ -63,7 +65,7 @@ export function rpcServices(
         ping,
         rollcallServices.map((service) => service.typeName),
         draining,
-        healthOptions,
+        { ...healthOptions, log },
       ),
     ),
     bind(reflectionV1.ServerReflection, reflection.v1),

@@ -1,4 +1,6 @@
 import { logShards, type Store } from "../store/store.js";
+import type { Logger } from "../observability/logger.js";
+import { timerFailures, timerLag, timersFired } from "../observability/metrics.js";
 
 // The timer sweeper: a background worker beside the transports. Every
 // interval it asks each shard of each known account for the timers that are
@@ -33,7 +35,7 @@ export class TimerSweeper {
   constructor(
     private readonly store: Store,
     private readonly options: SweeperOptions,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
     // The wall clock the lag is measured with: the store's.
     private readonly now: () => number = Date.now,
   ) {}
@@ -75,13 +77,16 @@ export class TimerSweeper {
         if (outcome === "fired") {
           this.stats.fired++;
           this.stats.lastLagMs = Math.max(0, this.now() - at);
-          this.log(`timers: ${timer} of ${accountSid} fired ${this.stats.lastLagMs} ms after its deadline`);
+          timersFired.inc();
+          timerLag.observe(this.stats.lastLagMs / 1000);
+          this.log.info(`${timer} of ${accountSid} fired ${this.stats.lastLagMs} ms after its deadline`);
         } else if (outcome === "stale") {
           this.stats.stale++;
         }
       } catch (error) {
         this.stats.failed++;
-        this.log(`timers: ${timer} of ${accountSid} failed to fire, will retry: ${error instanceof Error ? error.message : String(error)}`);
+        timerFailures.inc();
+        this.log.warn({ err: error }, `${timer} of ${accountSid} failed to fire, will retry`);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { createHash, hash, timingSafeEqual } from "node:crypto";
 import type { Credentials } from "../credentials.js";
 import { FailureBuckets } from "./failure-buckets.js";
+import type { Logger } from "../observability/logger.js";
 
 // What an RPC without valid credentials is told.
 export const credentialsRequired =
@@ -56,7 +57,7 @@ export class BasicAuth {
   constructor(
     private readonly credentials: Credentials,
     limits: FailedAuthLimits,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
   ) {
     this.failuresByAddress = new FailureBuckets(limits.perAddressPerMinute);
     this.failuresBySid = new FailureBuckets(limits.perAccountPerMinute);
@@ -120,13 +121,13 @@ export class BasicAuth {
   private failed(address: string, sid: string | undefined, now: number): Authentication {
     this.counters.failed++;
     if (this.failuresByAddress.fail(address, now)) {
-      this.log(
-        `authentication: too many failures from ${address}; its calls are refused with resource exhausted (429) until it slows down`,
+      this.log.warn(
+        `too many failed authentications from ${address}; its calls are refused with resource exhausted (429) until it slows down`,
       );
     }
     if (sid !== undefined && this.failuresBySid.fail(sid, now)) {
-      this.log(
-        `authentication: too many failures against ${sid}; calls as ${sid} from addresses it has not used are refused with resource exhausted (429) until they slow down`,
+      this.log.warn(
+        `too many failed authentications against ${sid}; calls as ${sid} from addresses it has not used are refused with resource exhausted (429) until they slow down`,
       );
     }
     return { refused: "credentials" };

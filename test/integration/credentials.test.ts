@@ -59,7 +59,7 @@ describe("credentials", () => {
           timeoutMs,
         );
         const check = () => {
-          const match = /serving .* on (http:\/\/\S+)/.exec(started.stdout());
+          const match = /serving .* on (http:\/\/[^\s"]+)/.exec(started.stdout());
           if (match) finish(undefined, match[1]);
         };
         const onExit = (code: number | null) =>

@@ -15,10 +15,11 @@ import { newSid } from "../../src/operations/sids.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { Store } from "../../src/store/store.js";
 import { openStore, startServer } from "../../src/server.js";
-import { connectErrorOf } from "../../src/transports/connect/errors.js";
+import { connectErrorOf } from "../../src/transports/call-policy.js";
 import { eachBackend } from "../support/backends.js";
 import { connectBinaryHttp2, connectJsonHttp1, grpcJs, type GrpcJsClient, grpcWebHttp1, rejection, yielded } from "../support/clients.js";
 import { otherAuthorization, startRollcall, testAccount, testAuthorization, testCredentials } from "../support/rollcall.js";
+import { LogCapture } from "../support/log-capture.js";
 
 const run = promisify(execFile);
 
@@ -464,7 +465,7 @@ describe("Watch: the stream's life on the server", () => {
         })();
       },
     });
-    const server = await startServer(config, counting, testCredentials, () => undefined);
+    const server = await startServer(config, counting, testCredentials, new LogCapture().logger);
     return { server, open: () => open };
   }
 
@@ -555,7 +556,7 @@ describe("EventOperations on a memory store", () => {
     expect(error).to.be.instanceOf(RollcallError);
     expect((error as RollcallError).reason).to.equal("cursor_expired");
     expect((error as RollcallError).message).to.match(/^after .*watch_cursor/);
-    expect(connectErrorOf(error, () => undefined).code).to.equal(Code.OutOfRange);
+    expect(connectErrorOf(error)?.code).to.equal(Code.OutOfRange);
     signal.abort();
   });
 

@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
 import { startRedisCluster, type TestRedisCluster } from "./redis-cluster.js";
+import { everyLogLine } from "./log-capture.js";
+import { secretsIn } from "./log-secrets.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 
 // The Redis deployments a whole mocha run shares: one throwaway redis-server
@@ -72,5 +74,8 @@ export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(20_000);
     await stopShared();
+    // Every line the run's in-process servers logged: none may carry a test credential.
+    const leaks = secretsIn(everyLogLine);
+    if (leaks.length > 0) throw new Error(`log lines carry test credentials:\n${leaks.slice(0, 10).join("\n")}`);
   },
 };

@@ -2,6 +2,7 @@ import { configFromEnv, type Config } from "../../src/config.js";
 import { parseCredentials } from "../../src/credentials.js";
 import { openStore, startServer, type RunningServer, type ServerHooks } from "../../src/server.js";
 import type { Store } from "../../src/store/store.js";
+import { LogCapture } from "./log-capture.js";
 
 // Two accounts, the first with an API key, so tests can act as either and
 // check that neither sees the other's data.
@@ -36,13 +37,14 @@ export const loopbackRates = {
 };
 
 // A rollcall server on a free port of 127.0.0.1, on the memory store or, with
-// redisUrl, on Redis. Its log lines are kept, not printed; `store` is the
-// store it serves, for tests that fill it directly or ping it.
+// redisUrl, on Redis. Its log lines are kept, not printed (`logs` has each
+// line's component and message, `capture` the lines themselves); `store` is
+// the store it serves, for tests that fill it directly or ping it.
 // `hooks.now` gives the store and the timers a clock the test moves.
 export async function startRollcall(
   settings: Partial<Config> = {},
   hooks: ServerHooks = {},
-): Promise<RunningServer & { store: Store; logs: string[] }> {
+): Promise<RunningServer & { store: Store; readonly logs: string[]; capture: LogCapture }> {
   const defaults = configFromEnv({});
   const config: Config = {
     ...defaults,
@@ -54,9 +56,15 @@ export async function startRollcall(
     connections: { ...defaults.connections, ...loopbackRates },
     ...settings,
   };
-  const logs: string[] = [];
-  const log = (line: string) => logs.push(line);
-  const store = await openStore(config, log, hooks.now);
-  const server = await startServer(config, store, testCredentials, log, hooks);
-  return { ...server, store, logs };
+  const capture = new LogCapture(config.logLevel);
+  const store = await openStore(config, capture.logger, hooks.now);
+  const server = await startServer(config, store, testCredentials, capture.logger, hooks);
+  return {
+    ...server,
+    store,
+    capture,
+    get logs() {
+      return capture.messages();
+    },
+  };
 }

@@ -61,7 +61,7 @@ describe("rollcall on a Redis Cluster", function () {
     try {
       const lines = createInterface({ input: child.stdout });
       const [first] = (await once(lines, "line")) as [string];
-      expect(first).to.equal(`rollcall: store: Redis Cluster at ${cluster.nodes.join(",")}`);
+      expect((JSON.parse(first) as { msg: string }).msg).to.equal(`store: Redis Cluster at ${cluster.nodes.join(",")}`);
     } finally {
       const exited = once(child, "exit");
       child.kill("SIGTERM");

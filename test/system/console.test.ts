@@ -17,6 +17,7 @@ import { startServer } from "../../src/server.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { startRollcall, testAccount, testApiKey, testCredentials } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
+import { LogCapture } from "../support/log-capture.js";
 
 // The browser console, driven in Debian's chromium (playwright-core starts
 // it; it downloads no browser). The server runs on the shared redis-server so
@@ -294,7 +295,7 @@ describe("the browser console", function () {
     let clock = Date.now();
     const store = new MemoryStore({ retentionMs: 10, retentionPerRoom: 1, maxRoomMs: 86_400_000, now: () => clock });
     const config = { ...configFromEnv({}), port: 0, grpcPort: undefined, shutdownGraceMs: 2000 };
-    let server = await startServer(config, store, testCredentials, () => undefined);
+    let server = await startServer(config, store, testCredentials, new LogCapture().logger);
     try {
       const api = connectJsonHttp1(ParticipantService, server.url);
       await api.join({ room: "Short memory", identity: "ivan" });
@@ -316,7 +317,7 @@ describe("the browser console", function () {
       clock += 100;
       await store.disconnectParticipant(testAccount.sid, roomSid!, ivan!.sid, "left");
 
-      server = await startServer({ ...config, port: server.port }, store, testCredentials, () => undefined);
+      server = await startServer({ ...config, port: server.port }, store, testCredentials, new LogCapture().logger);
       await page.getByRole("status").filter({ hasText: "fell too far behind" }).waitFor({ timeout: 5000 });
       for (const identity of ["judy", "kim", "leo", "mia"]) await participantRow(identity).waitFor();
       await participantRow("ivan").waitFor({ state: "detached" });

@@ -122,13 +122,13 @@ describe("graceful shutdown", () => {
       const serving = new Promise<string>((resolve) => {
         child.stdout.on("data", (chunk: Buffer) => {
           output += chunk.toString();
-          const match = /serving .* on (http:\/\/\S+)/.exec(output);
+          const match = /serving .* on (http:\/\/[^\s"]+)/.exec(output);
           if (match) resolve(match[1]!);
         });
       });
       const url = await serving;
-      expect(output.split("\n")[0]).to.match(/^rollcall: store: in-memory store/);
-      const [, account, token] = /account (AC[0-9a-f]{32}) auth token (\S+)/.exec(output)!;
+      expect((JSON.parse(output.split("\n")[0]!) as { msg: string }).msg).to.match(/^store: in-memory store/);
+      const [, account, token] = /account (AC[0-9a-f]{32}) auth token ([^\s"]+)/.exec(output)!;
       const joined = await connectJsonHttp1(ParticipantService, url, basic(account!, token!)).join({ room: "r", identity: "a" });
       expect(joined.participant!.identity).to.equal("a");
       child.kill(signal);

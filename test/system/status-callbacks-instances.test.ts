@@ -8,6 +8,7 @@ import { CallbackReceiver } from "../support/callback-receiver.js";
 import { connectJsonHttp1 } from "../support/clients.js";
 import { testAccount, testCredentials } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
+import { LogCapture } from "../support/log-capture.js";
 
 // Status callbacks shared by several instances, and rooms isolated from each
 // other's receivers.
@@ -16,7 +17,7 @@ const fast: Partial<Config> = { callbackBackoffMs: 50, callbackBackoffMaxMs: 400
 
 async function startInstance(settings: Partial<Config>): Promise<RunningServer> {
   const config: Config = { ...configFromEnv({}), port: 0, grpcPort: undefined, shutdownGraceMs: 1000, ...fast, ...settings };
-  return startServer(config, await openStore(config), testCredentials, () => undefined);
+  return startServer(config, await openStore(config), testCredentials, new LogCapture().logger);
 }
 
 let names = 0;

@@ -13,6 +13,7 @@ import { CallbackReceiver } from "../support/callback-receiver.js";
 import { connectJsonHttp1 } from "../support/clients.js";
 import { basic, otherAccount, testAccount, testAuthorization } from "../support/rollcall.js";
 import { waitFor } from "../support/wait.js";
+import { LogCapture } from "../support/log-capture.js";
 
 // Status callbacks end to end: rollcall instances on every store, receivers
 // on node:http that check each request with twilio.validateRequest.
@@ -38,10 +39,15 @@ async function startInstance(settings: Partial<Config>, accountCallback?: string
     },
     "callback test credentials",
   );
-  const logs: string[] = [];
-  const store = await openStore(config);
-  const server = await startServer(config, store, credentials, (line) => logs.push(line), { callbackResolve: resolve });
-  return { ...server, logs };
+  const capture = new LogCapture();
+  const store = await openStore(config, capture.logger);
+  const server = await startServer(config, store, credentials, capture.logger, { callbackResolve: resolve });
+  return {
+    ...server,
+    get logs() {
+      return capture.messages();
+    },
+  };
 }
 
 let names = 0;

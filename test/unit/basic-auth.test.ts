@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { BasicAuth, type Authentication } from "../../src/transports/basic-auth.js";
 import { basic, otherAccount, testAccount, testApiKey, testCredentials, testAuthorization } from "../support/rollcall.js";
+import { LogCapture } from "../support/log-capture.js";
 
 // HTTP Basic parsing, the verified-credentials cache and the limits on failed
 // authentication, on BasicAuth itself (every transport asks it:
@@ -14,7 +15,7 @@ const ok: Authentication = { accountSid: testAccount.sid };
 
 describe("BasicAuth", () => {
   it("accepts the scheme in any case, one space and the base64 token; refuses any other form as no credentials", () => {
-    const auth = new BasicAuth(testCredentials, generous, () => {});
+    const auth = new BasicAuth(testCredentials, generous, new LogCapture().logger);
     for (const header of [testAuthorization, `basic ${token}`, `BASIC ${token}`, `Basic ${token.replace(/=+$/, "")}`]) {
       expect(auth.authenticate(header, "127.0.0.1"), header).to.deep.equal(ok);
     }
@@ -39,7 +40,7 @@ describe("BasicAuth", () => {
   });
 
   it("caches one fixed-size entry per valid credentials, however many ways they are written or padded", () => {
-    const auth = new BasicAuth(testCredentials, generous, () => {});
+    const auth = new BasicAuth(testCredentials, generous, new LogCapture().logger);
     expect(auth.cacheBytes).to.equal(0);
     auth.authenticate(testAuthorization, "127.0.0.1");
     const oneEntry = auth.cacheBytes;
@@ -72,8 +73,8 @@ describe("BasicAuth", () => {
   });
 
   it("refuses an address unchecked once it failed perAddressPerMinute times, forgiving failures at that rate, and says so once", () => {
-    const logs: string[] = [];
-    const auth = new BasicAuth(testCredentials, { perAddressPerMinute: 60, perAccountPerMinute: 1_000_000 }, (line) => logs.push(line));
+    const capture = new LogCapture();
+    const auth = new BasicAuth(testCredentials, { perAddressPerMinute: 60, perAccountPerMinute: 1_000_000 }, capture.logger);
     const wrong = basic(testAccount.sid, "wrong");
     let now = 1_000_000;
     for (let i = 0; i < 60; i++) expect(auth.authenticate(wrong, "10.0.0.1", now)).to.deep.equal({ refused: "credentials" });
@@ -87,17 +88,17 @@ describe("BasicAuth", () => {
     expect(auth.authenticate(testAuthorization, "10.0.0.1", now)).to.deep.equal(ok);
     expect(auth.authenticate(wrong, "10.0.0.1", now)).to.deep.equal({ refused: "credentials" });
     expect(auth.authenticate(wrong, "10.0.0.1", now)).to.deep.include({ refused: "too_many_failures" });
-    expect(logs.filter((line) => line.includes("10.0.0.1"))).to.have.length(1);
+    expect(capture.messages().filter((line) => line.includes("10.0.0.1"))).to.have.length(1);
     expect(auth.counters).to.deep.equal({ failed: 61, throttled: 1001 });
     // A minute later the burst is over: the next one is logged again.
     now += 60_000;
     for (let i = 0; i < 61; i++) auth.authenticate(wrong, "10.0.0.1", now);
-    expect(logs.filter((line) => line.includes("10.0.0.1"))).to.have.length(2);
+    expect(capture.messages().filter((line) => line.includes("10.0.0.1"))).to.have.length(2);
   });
 
   it("refuses guesses against a sid from new addresses once it failed perAccountPerMinute times; addresses it used, and other sids, still work", () => {
-    const logs: string[] = [];
-    const auth = new BasicAuth(testCredentials, { perAddressPerMinute: 1_000_000, perAccountPerMinute: 30 }, (line) => logs.push(line));
+    const capture = new LogCapture();
+    const auth = new BasicAuth(testCredentials, { perAddressPerMinute: 1_000_000, perAccountPerMinute: 30 }, capture.logger);
     const now = 1_000_000;
     expect(auth.authenticate(testAuthorization, "10.0.0.1", now)).to.deep.equal(ok);
     for (let i = 0; i < 30; i++) auth.authenticate(basic(testAccount.sid, `guess-${i}`), `10.1.0.${i}`, now);
@@ -111,7 +112,7 @@ describe("BasicAuth", () => {
     });
     // Guesses with unknown usernames count only against their address.
     for (let i = 0; i < 100; i++) auth.authenticate(basic("AC" + "9".repeat(32), "x"), "10.2.0.1", now);
-    expect(logs).to.have.length(1);
-    expect(logs[0]).to.contain(testAccount.sid);
+    expect(capture.messages()).to.have.length(1);
+    expect(capture.messages()[0]).to.contain(testAccount.sid);
   });
 });

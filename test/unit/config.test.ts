@@ -157,3 +157,24 @@ describe("GRPC_PORT", () => {
     expect(configFromEnv({ GRPC_PORT: "50051" }).grpcPort).to.equal(50051);
   });
 });
+
+describe("logs and metrics", () => {
+  it("default to JSON at info, metrics on the main port", () => {
+    expect(configFromEnv({})).to.include({ logLevel: "info", logFormat: "json", metricsEnabled: true, metricsPort: undefined });
+    expect(
+      configFromEnv({
+        ROLLCALL_LOG_LEVEL: "silent",
+        ROLLCALL_LOG_FORMAT: "pretty",
+        ROLLCALL_METRICS: "off",
+        ROLLCALL_METRICS_PORT: "9464",
+      }),
+    ).to.include({ logLevel: "silent", logFormat: "pretty", metricsEnabled: false, metricsPort: 9464 });
+  });
+
+  it("refuses unknown values, naming the variable and what it takes", () => {
+    expect(() => configFromEnv({ ROLLCALL_LOG_LEVEL: "verbose" })).to.throw(ConfigError, /ROLLCALL_LOG_LEVEL must be one of trace, debug/);
+    expect(() => configFromEnv({ ROLLCALL_LOG_FORMAT: "text" })).to.throw(ConfigError, /ROLLCALL_LOG_FORMAT must be one of json, pretty/);
+    expect(() => configFromEnv({ ROLLCALL_METRICS: "yes" })).to.throw(ConfigError, /ROLLCALL_METRICS must be on or off/);
+    expect(() => configFromEnv({ ROLLCALL_METRICS_PORT: "99999" })).to.throw(ConfigError, /ROLLCALL_METRICS_PORT must be an integer/);
+  });
+});

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { refusalOf, WriteRefusals } from "../../src/store/redis/write-refusals.js";
 import { waitFor } from "../support/wait.js";
+import { LogCapture } from "../support/log-capture.js";
 
 function replyError(message: string): Error {
   const error = new Error(message);
@@ -23,10 +24,10 @@ describe("write refusals", () => {
   });
 
   it("logs on entering and on leaving a refusal, not once per call", async () => {
-    const logs: string[] = [];
+    const capture = new LogCapture();
     let accepting = false;
     const refusals: WriteRefusals = new WriteRefusals(
-      (line) => logs.push(line),
+      capture.logger.child({ component: "store" }),
       () => {
         if (!accepting) return Promise.reject(new Error("still refused"));
         refusals.accepted();
@@ -36,35 +37,32 @@ describe("write refusals", () => {
     );
     try {
       for (let i = 0; i < 100; i++) refusals.refused("out_of_memory", "OOM command not allowed");
-      expect(logs).to.have.length(1);
-      expect(logs[0]).to.match(/^store: refusing writes: Redis is out of memory .*\(Redis: OOM command not allowed\)$/);
+      expect(capture.messages()).to.have.length(1);
+      expect(capture.messages()[0]).to.match(
+        /^store: refusing writes: Redis is out of memory .*; calls that write answer unavailable meanwhile$/,
+      );
       refusals.refused("read_only", "READONLY You can't write against a read only replica.");
-      expect(logs).to.have.length(2);
+      expect(capture.messages()).to.have.length(2);
       expect(refusals.refusal).to.equal("read_only");
       // Its own probe finds writes accepted again.
       accepting = true;
       await waitFor(() => refusals.refusal === undefined, { what: "the tracker's probe to find writes accepted" });
-      expect(logs).to.have.length(3);
-      expect(logs[2]).to.match(/^store: accepting writes again after \d+\.\d s of refusal \(read_only\)$/);
+      expect(capture.messages()).to.have.length(3);
+      expect(capture.messages()[2]).to.match(/^store: accepting writes again after \d+\.\d s of refusal$/);
     } finally {
       refusals.close();
     }
   });
 
   it("leaves lost scripts once no call met NOSCRIPT for a while, not on a probe", async () => {
-    const logs: string[] = [];
-    const refusals = new WriteRefusals(
-      (line) => logs.push(line),
-      () => Promise.resolve(),
-      10,
-      50,
-    );
+    const capture = new LogCapture();
+    const refusals = new WriteRefusals(capture.logger.child({ component: "store" }), () => Promise.resolve(), 10, 50);
     try {
       refusals.refused("scripts_lost", "NOSCRIPT No matching script.");
       refusals.accepted();
       expect(refusals.refusal).to.equal("scripts_lost");
       await waitFor(() => refusals.refusal === undefined, { what: "lost scripts to be left after a quiet time" });
-      expect(logs).to.have.length(2);
+      expect(capture.messages()).to.have.length(2);
     } finally {
       refusals.close();
     }

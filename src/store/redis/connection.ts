@@ -2,12 +2,19 @@ import { Cluster, Redis } from "ioredis";
 import { StoreUnavailableError } from "../../domain/errors.js";
 import { connectFailure } from "./connect-failure.js";
 import { refusalOf, refusalText, writeProbe, type WriteRefusals } from "./write-refusals.js";
+import type { Logger } from "../../observability/logger.js";
+import { storeErrors } from "../../observability/metrics.js";
+import { watchConnection } from "./connection-watch.js";
 
 // Connections to Redis and the policy for their failures.
 
 export interface ConnectionOptions {
   // Bound on each command; a command that does not answer in time fails as unavailable.
   commandTimeoutMs: number;
+  // Where connection loss and recovery are told.
+  log?: Logger;
+  // Time every store operation for rollcall_store_operation_duration_seconds.
+  timeOperations?: boolean;
 }
 
 export type Client = Redis | Cluster;
@@ -26,6 +33,7 @@ export async function connectServer(url: string, options: ConnectionOptions): Pr
   client.on("error", () => {
     // Connection errors surface as failed commands; ioredis keeps reconnecting.
   });
+  watchConnection(client, redactUrl(url), options.log);
   const failures: Error[] = [];
   const noteFailure = (error: Error) => failures.push(error);
   client.on("error", noteFailure);
@@ -74,6 +82,7 @@ export async function connectCluster(nodes: readonly string[], options: Connecti
   client.on("error", () => {
     // Failed nodes surface as failed commands; ioredis refreshes the slots and reconnects.
   });
+  watchConnection(client, `the Redis Cluster of ${nodes.join(",")}`, options.log);
   try {
     await client.connect();
     await pingMasters(client);
@@ -178,9 +187,11 @@ async function attempts<T>(client: Client, policy: CallPolicy, operation: () => 
       return await operation();
     } catch (error) {
       if (client instanceof Cluster && attempt < redirectedAttempts && isRedirection(error)) {
+        storeErrors.labels("redirected").inc();
         await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
         continue;
       }
+      storeErrors.labels(errorKind(error)).inc();
       const refusal = refusalOf(error);
       if (refusal === "scripts_lost" && attempt < scriptAttempts) continue;
       if (refusal !== undefined) {
@@ -191,6 +202,13 @@ async function attempts<T>(client: Client, policy: CallPolicy, operation: () => 
       throw new StoreUnavailableError((error as Error).message, { cause: error });
     }
   }
+}
+
+// The kind of a failed store operation, for rollcall_store_errors_total.
+function errorKind(error: unknown): "unavailable" | "invariant" | "reply" | "other" {
+  if (error instanceof StoreUnavailableError || isUnavailability(error)) return "unavailable";
+  if (error instanceof StoreInvariantError) return "invariant";
+  return error instanceof Error && error.name === "ReplyError" ? "reply" : "other";
 }
 
 function isRedirection(error: unknown): boolean {

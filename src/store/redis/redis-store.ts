@@ -66,6 +66,7 @@ import { LogFollowers, logReadOf, type CountPart } from "./log-followers.js";
 import { callbackScripts } from "./callback-scripts.js";
 import { scripts } from "./scripts.js";
 import { refusalOf, WriteRefusals } from "./write-refusals.js";
+import { storeOperation } from "../../observability/metrics.js";
 
 type ScriptCommands = {
   [Name in keyof typeof scripts | keyof typeof callbackScripts]: (...args: string[]) => Promise<unknown>;
@@ -76,9 +77,6 @@ export interface RedisStoreOptions extends ConnectionOptions, RetentionLimits, R
   // for every instance. Each room's and account's clock never goes back from
   // what it last read.
   now?: () => number;
-  // Where the store reports changes of state an operator must know of:
-  // Redis starting and ceasing to refuse writes.
-  log?: (message: string) => void;
 }
 
 // Each shard keeps about this many dead letters (the count of all is kept).
@@ -106,7 +104,7 @@ export class RedisStore implements Store {
   ) {
     for (const [name, definition] of Object.entries({ ...scripts, ...callbackScripts })) client.defineCommand(name, definition);
     this.redis = client as Client & ScriptCommands;
-    this.refusals = new WriteRefusals(options.log ?? (() => undefined), () => this.ping());
+    this.refusals = new WriteRefusals(options.log, () => this.ping());
     this.followers = new LogFollowers(
       () => blockingConnection(client, blockMs, options.commandTimeoutMs),
       (key, countPart, after, limit) => this.readLog(key, countPart, after, limit),
@@ -642,7 +640,10 @@ export class RedisStore implements Store {
   }
 
   private guard<T>(operation: () => Promise<T>): Promise<T> {
-    return guarded(this.redis, { timeoutMs: this.options.commandTimeoutMs, refusals: this.refusals }, operation);
+    const policy = { timeoutMs: this.options.commandTimeoutMs, refusals: this.refusals };
+    if (!this.options.timeOperations) return guarded(this.redis, policy, operation);
+    const started = performance.now();
+    return guarded(this.redis, policy, operation).finally(() => storeOperation.observe((performance.now() - started) / 1000));
   }
 
   private async readLog(key: string, countPart: CountPart, after: string | undefined, limit: number) {

@@ -1,4 +1,5 @@
 import type { StoreRefusal } from "../../domain/errors.js";
+import type { Logger } from "../../observability/logger.js";
 
 // Redis answering but refusing writes, told apart by the reply's error code
 // (Redis 7 keeps the code of a command refused inside a script).
@@ -43,7 +44,8 @@ export class WriteRefusals {
   private closed = false;
 
   constructor(
-    private readonly log: (message: string) => void,
+    // Undefined: the changes are not logged.
+    private readonly log: Logger | undefined,
     // Resolves when writes are accepted; rejects otherwise, having reported
     // what it met through refused().
     private readonly probe: () => Promise<void>,
@@ -61,7 +63,7 @@ export class WriteRefusals {
       this.current.lastMet = now;
       return;
     }
-    this.log(`store: refusing writes: ${refusalText[refusal]}; calls that write answer unavailable meanwhile (Redis: ${reply})`);
+    this.log?.warn({ refusal, reply }, `refusing writes: ${refusalText[refusal]}; calls that write answer unavailable meanwhile`);
     this.current = { refusal, since: now, lastMet: now };
     this.tickLater();
   }
@@ -78,7 +80,7 @@ export class WriteRefusals {
 
   private leave(): void {
     const { refusal, since } = this.current!;
-    this.log(`store: accepting writes again after ${((Date.now() - since) / 1000).toFixed(1)} s of refusal (${refusal})`);
+    this.log?.info({ refusal }, `accepting writes again after ${((Date.now() - since) / 1000).toFixed(1)} s of refusal`);
     this.current = undefined;
   }
 

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 
-export type WritableCall = grpc.ServerWritableStream<object, object> | grpc.ServerDuplexStream<object, object>;
+export type WritableCall = grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>;
 
 // The most bytes of a call's responses written and not yet sent to the client.
 export const maxUnsentBytes = 1024 * 1024;

@@ -4,29 +4,24 @@ import * as grpc from "@grpc/grpc-js";
 import { on } from "node:events";
 import type http2 from "node:http2";
 import type net from "node:net";
-import type { BasicAuth } from "../basic-auth.js";
 import { accountKey } from "../../services/account.js";
-import { refusalError } from "../connect/authentication.js";
-import { connectErrorOf } from "../connect/errors.js";
-import { writeBounded, type WritableCall } from "./bounded-writes.js";
-import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
+import type { Call, CallPolicy } from "../call-policy.js";
 import type { ServiceBinding } from "../../services/services.js";
 import { isGrpcContentType } from "../http/http2-first-request.js";
+import { writeBounded } from "./bounded-writes.js";
 import { withSpecGrpcMessage } from "./grpc-message.js";
+import { addressOfPeer, statusDetailsOf } from "./peer-and-status.js";
 
 type Handler = (request: unknown, context: HandlerContext) => unknown;
 
 export interface GrpcJsServerOptions {
   bindings: ServiceBinding[];
-  // Type names of the services that take no credentials.
-  publicServices: Set<string>;
-  auth: BasicAuth;
+  // Authentication, deadlines, error codes, access log and metrics.
+  policy: CallPolicy;
   maxRequestBytes: number;
   // SETTINGS_MAX_CONCURRENT_STREAMS of its connections.
   maxConcurrentStreams: number;
-  log: (message: string) => void;
 }
-
 // What the one port needs to hand connections to grpc-js: where a stream
 // that is not gRPC goes, and what to do with each new session.
 export interface GrpcConnectionOptions {
@@ -39,9 +34,8 @@ type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingH
 
 // gRPC served by @grpc/grpc-js, which measured about four times the throughput
 // of connect-node's gRPC on this kind of machine (docs/BENCHMARKS.md), on the
-// connections of the one port whose requests are gRPC. It runs
-// the very handlers the connect-node router runs, built from the same
-// generated descriptors, with the same authentication and error codes.
+// connections of the one port whose requests are gRPC. It runs the very handlers the connect-node router runs, built from the same
+// generated descriptors, under the same call policy as connect-node.
 export class GrpcJsServer {
   private readonly server: grpc.Server;
 
@@ -59,8 +53,8 @@ export class GrpcJsServer {
       for (const method of service.methods) {
         const handler = (impl as Record<string, Handler | undefined>)[method.localName];
         if (handler === undefined) continue;
-        (definition as Record<string, grpc.MethodDefinition<object, object>>)[method.localName] = methodDefinition(method);
-        handlers[method.localName] = this.handle(method, handler, options.publicServices.has(service.typeName));
+        (definition as Record<string, grpc.MethodDefinition<Buffer, Buffer>>)[method.localName] = methodDefinition(method);
+        handlers[method.localName] = this.handle(method, handler);
       }
       this.server.addService(definition, handlers);
     }
@@ -101,44 +95,88 @@ export class GrpcJsServer {
     clearTimeout(timer);
   }
 
-  private handle(method: DescMethod, handler: Handler, isPublic: boolean): grpc.UntypedHandleCall {
-    const { auth, log } = this.options;
-    const toStatus = (error: unknown): Partial<grpc.StatusObject> => {
-      const connectError = connectErrorOf(error, log);
-      return { code: connectError.code as number, details: connectError.rawMessage, metadata: statusDetailsOf(connectError) };
+  private handle(method: DescMethod, handler: Handler): grpc.UntypedHandleCall {
+    const { policy } = this.options;
+    const path = `${method.parent.typeName}/${method.name}`;
+    const meter = policy.meter("grpc-js", "grpc", path, method.methodKind !== "unary");
+    const service = method.parent.typeName;
+    // An error's status, with the request id (trailers; the only headers of an answer that is an error).
+    const toStatus = (call: Call, error: unknown): Partial<grpc.StatusObject> => {
+      const connectError = error instanceof ConnectError && call.code !== undefined ? error : policy.errorOf(call, error);
+      const metadata = statusDetailsOf(connectError) ?? new grpc.Metadata();
+      metadata.set("x-request-id", call.requestId);
+      return { code: connectError.code as number, details: connectError.rawMessage, metadata };
     };
-    const contextOf = (call: GrpcCall): HandlerContext => {
+    const begin = (call: GrpcCall): Call => policy.begin(meter, call.metadata.get("x-request-id")[0]);
+    const contextOf = (started: Call, call: GrpcCall): HandlerContext => {
       const values = createContextValues();
-      if (!isPublic) {
-        const authentication = auth.authenticate(call.metadata.get("authorization")[0]?.toString(), addressOfPeer(call.getPeer()));
-        if ("refused" in authentication) throw refusalError(authentication);
-        values.set(accountKey, authentication.accountSid);
-      }
+      const account = policy.authenticate(
+        started,
+        service,
+        call.metadata.get("authorization")[0]?.toString(),
+        addressOfPeer(call.getPeer()),
+      );
+      if (account !== undefined) values.set(accountKey, account);
       return handlerContext(method, call, values);
     };
-    const serialize = responseSerializer(method.output);
-    const stream = (call: WritableCall, responses: () => AsyncIterable<object>) => writeBounded(call, responses, serialize);
+    const output = method.output;
     switch (method.methodKind) {
       case "unary":
-        return (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
-          Promise.resolve()
-            .then(() => handler(decoded(call.request), contextOf(call)))
+        return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          const started = begin(call);
+          policy
+            .run(
+              started,
+              () => handler(decoded(method.input, call.request, started), contextOf(started, call)) as Promise<object>,
+              remainingMs(call),
+            )
             .then(
-              (response) => callback(null, response as object),
-              (error: unknown) => callback(toStatus(error)),
+              (response) => {
+                let bytes: Buffer;
+                try {
+                  bytes = encoded(output, response);
+                } catch (error) {
+                  callback(toStatus(started, error));
+                  return policy.end(started);
+                }
+                started.bytesOut = bytes.length;
+                // The request id goes with the response, in the same write:
+                // sent sooner, the headers would take a write of their own.
+                call.sendMetadata(requestIdMetadata(started));
+                callback(null, bytes);
+                policy.end(started);
+              },
+              (error: unknown) => {
+                callback(toStatus(started, error));
+                policy.end(started);
+              },
             );
         };
       case "server_streaming":
-        return (call: grpc.ServerWritableStream<object, object>) => {
-          stream(call, () => handler(decoded(call.request), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
-            call.emit("error", toStatus(error)),
-          );
+        return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+          const started = begin(call);
+          call.sendMetadata(requestIdMetadata(started));
+          stream(
+            call,
+            started,
+            output,
+            () => handler(decoded(method.input, call.request, started), contextOf(started, call)) as AsyncIterable<object>,
+          )
+            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
+            .finally(() => policy.end(started));
         };
       case "bidi_streaming":
-        return (call: grpc.ServerDuplexStream<object, object>) => {
-          stream(call, () => handler(requestsOf(call), contextOf(call)) as AsyncIterable<object>).catch((error: unknown) =>
-            call.emit("error", toStatus(error)),
-          );
+        return (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+          const started = begin(call);
+          call.sendMetadata(requestIdMetadata(started));
+          stream(
+            call,
+            started,
+            output,
+            () => handler(requestsOf(method.input, call, started), contextOf(started, call)) as AsyncIterable<object>,
+          )
+            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
+            .finally(() => policy.end(started));
         };
       case "client_streaming":
         throw new Error(`${method.parent.typeName}.${method.name}: client streaming is not served`);
@@ -146,13 +184,34 @@ export class GrpcJsServer {
   }
 }
 
-type GrpcCall = { metadata: grpc.Metadata; cancelled: boolean; getPeer(): string; once(event: "cancelled", listener: () => void): unknown };
+type GrpcCall = {
+  metadata: grpc.Metadata;
+  cancelled: boolean;
+  getPeer(): string;
+  getDeadline(): grpc.Deadline;
+  sendMetadata(metadata: grpc.Metadata): void;
+  once(event: "cancelled", listener: () => void): unknown;
+};
 
-// The handler context connect-es handlers expect: the caller's account, and a
-// signal that aborts when the call is cancelled or its deadline passes (grpc-js
-// cancels the call then). Built lazily: unary handlers seldom look at the
-// signal or the headers, and making them for every call cost a fifth of the
-// throughput of a Get (bench/run.ts, CPU profile).
+function requestIdMetadata(call: Call): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set("x-request-id", call.requestId);
+  return metadata;
+}
+
+// Milliseconds to the call's deadline; undefined without one.
+function remainingMs(call: GrpcCall): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : undefined;
+}
+
+// The handler context connect-es handlers expect: the caller's account, the
+// time left to the deadline, and a signal that aborts when the call is
+// cancelled or its deadline passes (grpc-js cancels the call then). Built
+// lazily: unary handlers seldom look at the signal or the headers, and making
+// them for every call cost a fifth of the throughput of a Get (bench/run.ts,
+// CPU profile).
 function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValues): HandlerContext {
   let signal: AbortSignal | undefined;
   let headers: { request: Headers; response: Headers; trailer: Headers } | undefined;
@@ -164,7 +223,7 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
     requestMethod: "POST",
     url: `/${method.parent.typeName}/${method.name}`,
     values,
-    timeoutMs: () => undefined,
+    timeoutMs: () => remainingMs(call),
     get signal() {
       if (signal === undefined) {
         const cancelled = new AbortController();
@@ -189,51 +248,58 @@ function handlerContext(method: DescMethod, call: GrpcCall, values: ContextValue
 
 // The requests of a client stream, ending when the client half-closes: the
 // call's own async iterator did not end then (seen with buf curl's reflection).
-async function* requestsOf(call: grpc.ServerDuplexStream<object, object>): AsyncIterable<object> {
-  for await (const [request] of on(call, "data", { close: ["end"] })) yield decoded(request);
+async function* requestsOf(input: DescMessage, call: grpc.ServerDuplexStream<Buffer, Buffer>, started: Call): AsyncIterable<object> {
+  for await (const [request] of on(call, "data", { close: ["end"] })) yield decoded(input, request as Buffer, started);
 }
 
-// A request that did not decode. grpc-js ends a call whose deserializer
-// throws with INTERNAL, yet bytes that are no message of the method's input
-// type are the caller's error: the deserializer returns this instead, and
-// decoded() throws it as INVALID_ARGUMENT where the handler would receive the
-// request (connect-node answers undecodable JSON the same way).
-class UndecodableRequest {
-  constructor(readonly reason: string) {}
-}
-
-function decoded(request: unknown): object {
-  if (request instanceof UndecodableRequest) throw new ConnectError(request.reason, Code.InvalidArgument);
-  return request as object;
-}
-
-function decodeRequest(input: DescMessage, bytes: Buffer): object {
+// A request message from its bytes. grpc-js is given the bytes as they came
+// (its deserializer would end a call whose bytes do not decode with INTERNAL,
+// yet they are the caller's error): they are decoded here, where a failure
+// is INVALID_ARGUMENT, as connect-node answers undecodable JSON.
+function decoded(input: DescMessage, bytes: Buffer, started: Call): object {
+  started.bytesIn += bytes.length;
   try {
     return fromBinary(input, bytes);
   } catch (error) {
-    return new UndecodableRequest(
+    throw new ConnectError(
       `cannot decode message ${input.typeName} from binary: ${error instanceof Error ? error.message : String(error)}`,
+      Code.InvalidArgument,
     );
   }
 }
 
-function methodDefinition(method: DescMethod): grpc.MethodDefinition<object, object> {
-  const input = method.input;
-  const output = method.output;
-  const serialize = responseSerializer(output);
+// A response's bytes. Handlers may answer with an init object rather than a message.
+function encoded(output: DescMessage, message: object): Buffer {
+  const bytes = toBinary(output, create(output, message as MessageShape<DescMessage>));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// Writes every response under the byte bound of bounded-writes.ts, counting
+// the bytes for the access line.
+async function stream(
+  call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
+  started: Call,
+  output: DescMessage,
+  responses: () => AsyncIterable<object>,
+): Promise<void> {
+  await writeBounded(call, responses, (response) => {
+    const bytes = encoded(output, response);
+    started.bytesOut += bytes.length;
+    return bytes;
+  });
+  started.code = call.cancelled ? "canceled" : "ok";
+}
+
+// Bytes in, bytes out: decoding and encoding happen in the handlers above.
+function methodDefinition(method: DescMethod): grpc.MethodDefinition<Buffer, Buffer> {
+  const same = (bytes: Buffer) => bytes;
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-    requestSerialize: (message) => Buffer.from(toBinary(input, message as MessageShape<DescMessage>)),
-    requestDeserialize: (bytes) => decodeRequest(input, bytes),
-    // Streamed responses come serialized (bounded-writes.ts).
-    responseSerialize: (message) => (Buffer.isBuffer(message) ? message : serialize(message)),
-    responseDeserialize: (bytes) => fromBinary(output, bytes),
+    requestSerialize: same,
+    requestDeserialize: same,
+    responseSerialize: same,
+    responseDeserialize: same,
   };
-}
-
-// Handlers may answer with an init object rather than a message.
-function responseSerializer(output: DescMessage): (message: object) => Buffer {
-  return (message) => Buffer.from(toBinary(output, create(output, message as MessageShape<DescMessage>)));
 }

@@ -5,6 +5,7 @@ import type { RoomOperations } from "../../operations/rooms.js";
 import type { TrackOperations } from "../../operations/tracks.js";
 import { CallCancelledError, RollcallError, StoreUnavailableError } from "../../domain/errors.js";
 import type { Authentication, BasicAuth } from "../basic-auth.js";
+import type { Call, CallPolicy } from "../call-policy.js";
 import { errorBody, parameterName, twilioErrorOf } from "./errors.js";
 import { Params } from "./params.js";
 import { requestPathOf } from "./request-path.js";
@@ -21,7 +22,8 @@ export interface RestOptions {
   // Base of the absolute URLs in responses; else the request's scheme and host.
   publicUrl: string | undefined;
   maxRequestBytes: number;
-  log: (message: string) => void;
+  // Request ids, access log and metrics; internal errors are logged there.
+  policy: CallPolicy;
 }
 
 export function isRestPath(url: string | undefined): boolean {
@@ -38,12 +40,15 @@ class HttpError extends Error {
 }
 
 // The Twilio Video v1 REST API over HTTP/1.1 and HTTP/2: authentication,
-// routing, parameters and Twilio's error bodies. What each route does is in
-// routes.ts.
+// routing, parameters and Twilio's error bodies, under the call policy's
+// access log and metrics (by route pattern, not path). What each route does
+// is in routes.ts.
 export function restHandler(options: RestOptions): (req: Request, res: Response) => void {
+  const { policy } = options;
   const routes = restRoutes(options.participants, options.rooms, options.tracks);
+  const routeNames = new Map(routes.map((route) => [route, "/v1/" + route.pattern.map(routeSegment).join("/")]));
 
-  async function reply(req: Request, signal: AbortSignal): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
+  async function reply(req: Request, call: Call, signal: AbortSignal): Promise<{ reply: RestReply; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", "http://rollcall.invalid");
     const { path, resource, segments } = requestPathOf(url.pathname);
     // A reset that came with the request (in the same read as its headers)
@@ -52,10 +57,15 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
     if (req.socket.destroyed || ("stream" in req && req.stream.destroyed)) throw new CallCancelledError("the client went away");
     const notFound = () =>
       new HttpError({ status: 404, body: errorBody(404, 20404, `The requested resource ${resource || "/"} was not found`) });
+    const match = matchRoute(routes, segments);
+    if (match !== undefined) {
+      const verb = req.method !== undefined && match.route.methods[req.method] !== undefined ? req.method : "other";
+      call.meter = policy.meter("http", "rest", `${verb} ${routeNames.get(match.route)!}`);
+    }
     const authentication = options.auth.authenticate(req.headers.authorization, req.socket.remoteAddress);
     if ("refused" in authentication) throw refusal(authentication);
     const { accountSid } = authentication;
-    const match = matchRoute(routes, segments);
+    call.account = accountSid;
     if (match === undefined) throw notFound();
     const action = match.route.methods[req.method ?? ""];
     if (action === undefined) {
@@ -74,8 +84,8 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
     }
   }
 
-  return (req, res) => {
-    reply(req, clientGone(res)).then(
+  return policy.httpHandler("other /v1", "rest", (req, res, call) => {
+    reply(req, call, clientGone(res)).then(
       ({ reply: { status, body } }) => send(res, status, body),
       (error: unknown) => {
         if (error instanceof HttpError) return send(res, error.reply.status, error.reply.body, error.headers, req);
@@ -89,11 +99,16 @@ export function restHandler(options: RestOptions): (req: Request, res: Response)
         if (error instanceof StoreUnavailableError) {
           return send(res, 503, errorBody(503, 20500, `Service unavailable: ${error.callerMessage}`), { "retry-after": "1" });
         }
-        options.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        policy.errorOf(call, error);
         return send(res, 500, errorBody(500, 20500, "Internal server error"));
       },
     );
-  };
+  });
+}
+
+// A pattern's segment as Twilio's documentation names it: ":room" -> "{room}".
+function routeSegment(part: string): string {
+  return part.startsWith(":") ? `{${part.slice(1)}}` : part;
 }
 
 // 401 for missing or wrong credentials; 429 with Retry-After (Twilio's 20429)
