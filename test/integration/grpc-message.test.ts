@@ -58,7 +58,7 @@ describe("grpc-message on the wire", () => {
           const stream = session.request(headers);
           let fields: http2.IncomingHttpHeaders = {};
           stream.on("response", (received) => (fields = { ...fields, ...received }));
-          stream.on("trailers", (received) => (fields = { ...fields, ...received }));
+          stream.on("trailers", (received: http2.IncomingHttpHeaders) => (fields = { ...fields, ...received }));
           stream.on("error", reject);
           stream.on("end", () => resolve(fields));
           stream.resume();
