@@ -55,10 +55,16 @@ function authorizing(authorization: string): Interceptor {
 }
 
 // A Get or List through a connect-es client of the given transport.
-function connectWay(name: string, protocol: string, transportOf: (server: Server, authorization: string) => ConnectTransport): Way {
+function connectWay(
+  name: string,
+  protocol: string,
+  transportOf: (server: Server, authorization: string) => ConnectTransport,
+  // The server that takes the connection: the one port hands gRPC connections to grpc-js.
+  transport = "connect-node",
+): Way {
   return {
     name,
-    transport: "connect-node",
+    transport,
     protocol,
     method: rpcMethod,
     code: sameCode,
@@ -156,8 +162,11 @@ const restWay: Way = {
 
 const ways: Way[] = [
   grpcJsWay,
-  connectWay("gRPC on the main port", "grpc", (server, authorization) =>
-    createGrpcTransport({ baseUrl: server.url, interceptors: [authorizing(authorization)] }),
+  connectWay(
+    "gRPC on the main port",
+    "grpc",
+    (server, authorization) => createGrpcTransport({ baseUrl: server.url, interceptors: [authorizing(authorization)] }),
+    "grpc-js",
   ),
   connectWay("gRPC-Web on the main port", "grpc-web", (server, authorization) =>
     createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1", interceptors: [authorizing(authorization)] }),
