@@ -212,6 +212,20 @@ export const liveKitFailures = new Counter<"kind">({
   registers: [registry],
 });
 
+export const authFailures = new Counter<"outcome">({
+  name: "rollcall_auth_failures_total",
+  help: "Calls refused at authentication: credentials (wrong or missing, 401) or throttled (too many failures, 429)",
+  labelNames: ["outcome"],
+  registers: [registry],
+});
+
+export const connectionsRefused = new Counter<"reason">({
+  name: "rollcall_connections_refused_total",
+  help: "Connections ended for their client's address: connection_rate (too many new connections) or reset_rate (too many cancelled streams)",
+  labelNames: ["reason"],
+  registers: [registry],
+});
+
 // The text Prometheus scrapes.
 export function metricsText(): Promise<string> {
   return registry.metrics();

@@ -2,6 +2,7 @@ import { createHash, hash, timingSafeEqual } from "node:crypto";
 import type { Credentials } from "../credentials.js";
 import { FailureBuckets } from "./failure-buckets.js";
 import type { Logger } from "../observability/logger.js";
+import { authFailures } from "../observability/metrics.js";
 
 // What an RPC without valid credentials is told.
 export const credentialsRequired =
@@ -120,6 +121,7 @@ export class BasicAuth {
 
   private failed(address: string, sid: string | undefined, now: number): Authentication {
     this.counters.failed++;
+    authFailures.labels("credentials").inc();
     if (this.failuresByAddress.fail(address, now)) {
       this.log.warn(
         `too many failed authentications from ${address}; its calls are refused with resource exhausted (429) until it slows down`,
@@ -135,6 +137,7 @@ export class BasicAuth {
 
   private throttled(retryAfterMs: number): Authentication {
     this.counters.throttled++;
+    authFailures.labels("throttled").inc();
     return { refused: "too_many_failures", retryAfterMs };
   }
 

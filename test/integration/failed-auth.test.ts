@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { expect } from "chai";
 import http from "node:http";
 import { RoomService } from "../../gen/rollcall/v1/room_pb.js";
+import { authFailures } from "../../src/observability/metrics.js";
 import { grpcJs } from "../support/clients.js";
 import { basic, startRollcall, testAccount, testAuthorization } from "../support/rollcall.js";
 
@@ -32,6 +33,12 @@ function restFrom(localAddress: string) {
   return { get, close: () => agent.destroy() };
 }
 
+async function authFailuresByOutcome(): Promise<{ credentials: number; throttled: number }> {
+  const { values } = await authFailures.get();
+  const of = (outcome: string) => values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
+  return { credentials: of("credentials"), throttled: of("throttled") };
+}
+
 describe("failed authentication limits", () => {
   it("9 000 guesses from one client: 429 with Retry-After and code 20429 after the limit, one log line; the right client still works", async function () {
     this.timeout(120_000);
@@ -41,6 +48,8 @@ describe("failed authentication limits", () => {
     try {
       const url = `${server.url}/v1/Rooms`;
       expect((await client.get(url, testAuthorization)).status).to.equal(200);
+      // The registry is the process's: this test reads differences.
+      const refusedBefore = await authFailuresByOutcome();
       const statuses = new Map<number, number>();
       let last: Awaited<ReturnType<typeof attacker.get>> | undefined;
       for (let batch = 0; batch < 9_000 / 50; batch++) {
@@ -61,6 +70,13 @@ describe("failed authentication limits", () => {
       expect(server.logs.filter((line) => line.includes("127.0.0.2"))).to.have.length(1);
       expect(server.auth.counters.failed).to.equal(statuses.get(401));
       expect(server.auth.counters.throttled).to.equal(statuses.get(429)! + 1);
+      const refusedAfter = await authFailuresByOutcome();
+      expect(refusedAfter.credentials - refusedBefore.credentials, "rollcall_auth_failures_total{outcome=credentials}").to.equal(
+        statuses.get(401),
+      );
+      expect(refusedAfter.throttled - refusedBefore.throttled, "rollcall_auth_failures_total{outcome=throttled}").to.equal(
+        statuses.get(429)! + 1,
+      );
     } finally {
       attacker.close();
       client.close();

@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { connectionsRefused } from "../../observability/metrics.js";
 import type { AddressBuckets } from "./address-buckets.js";
 import type { ConnectionLimits } from "./connection-limits.js";
 
@@ -78,6 +79,7 @@ export function guardSession(session: http2.ServerHttp2Session, limits: Connecti
       }
       if (stream.rstCode === undefined || stream.rstCode === NGHTTP2_NO_ERROR || resetHere || session.destroyed) return;
       if (!resets.take(address)) {
+        connectionsRefused.labels("reset_rate").inc();
         session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
         destroy();
         return;

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { connectionsRefused } from "../../observability/metrics.js";
 import { AddressBuckets } from "./address-buckets.js";
 import type { ConnectionLimits } from "./connection-limits.js";
 import { isGrpcContentType, readOpening } from "./http2-first-request.js";
@@ -139,6 +140,7 @@ export class OnePortServer {
 
   private route(socket: net.Socket, kind: PortKind): void {
     if (this.closing || !this.connectionBuckets.take(socket.remoteAddress)) {
+      if (!this.closing) connectionsRefused.labels("connection_rate").inc();
       socket.destroy();
       return;
     }
