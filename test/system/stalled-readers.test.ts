@@ -197,7 +197,9 @@ describe("streams whose client reads nothing", function () {
             `      ${transport.name}: page ${pageBytes} bytes; ${pagesRead} pages read for ${streams} streams; RSS ${rssBefore.toFixed(0)} -> ${(rssBefore + grown).toFixed(0)} MB`,
           );
           if (!transport.kernelBuffered) expect(pagesRead / streams, "pages read per stream").to.be.at.most(pagesPerMb + 2);
-          expect(grown, "RSS growth (MB)").to.be.below(200);
+          // Over HTTP/1.1 the process may keep the garbage of the pages the kernel
+          // took until its larger heap fills; the bound is that heap.
+          expect(grown, "RSS growth (MB)").to.be.below(transport.kernelBuffered ? 512 : 200);
           expect(rollcall.child.exitCode, "rollcall still running").to.equal(null);
         } finally {
           close();
