@@ -120,6 +120,18 @@ export class GrpcJsServer {
       return handlerContext(method, call, values);
     };
     const output = method.output;
+    // A streamed answer: the request id first, then the responses of the
+    // handler given the request (or the requests of a client stream).
+    const serveStream = (
+      call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
+      requestOf: (started: Call) => unknown,
+    ) => {
+      const started = begin(call);
+      call.sendMetadata(requestIdMetadata(started));
+      stream(call, started, output, () => handler(requestOf(started), contextOf(started, call)) as AsyncIterable<object>)
+        .catch((error: unknown) => call.emit("error", toStatus(started, error)))
+        .finally(() => policy.end(started));
+    };
     switch (method.methodKind) {
       case "unary":
         return (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
@@ -153,31 +165,10 @@ export class GrpcJsServer {
             );
         };
       case "server_streaming":
-        return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-          const started = begin(call);
-          call.sendMetadata(requestIdMetadata(started));
-          stream(
-            call,
-            started,
-            output,
-            () => handler(decoded(method.input, call.request, started), contextOf(started, call)) as AsyncIterable<object>,
-          )
-            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
-            .finally(() => policy.end(started));
-        };
+        return (call: grpc.ServerWritableStream<Buffer, Buffer>) =>
+          serveStream(call, (started) => decoded(method.input, call.request, started));
       case "bidi_streaming":
-        return (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-          const started = begin(call);
-          call.sendMetadata(requestIdMetadata(started));
-          stream(
-            call,
-            started,
-            output,
-            () => handler(requestsOf(method.input, call, started), contextOf(started, call)) as AsyncIterable<object>,
-          )
-            .catch((error: unknown) => call.emit("error", toStatus(started, error)))
-            .finally(() => policy.end(started));
-        };
+        return (call: grpc.ServerDuplexStream<Buffer, Buffer>) => serveStream(call, (started) => requestsOf(method.input, call, started));
       case "client_streaming":
         throw new Error(`${method.parent.typeName}.${method.name}: client streaming is not served`);
     }

@@ -3,31 +3,12 @@ import type { Outcome } from "../../support/wire/exchange.js";
 import { headerFields } from "../../support/wire/header-fields.js";
 import type { Case, Protocol } from "./case.js";
 import { strict } from "./settings.js";
+import { codeNames } from "../../../src/transports/call-policy.js";
 
 // Reading a reply as its protocol frames it, and the verdict on it: a client
 // error, a known library deviation, or broken.
 
-// Connect and gRPC codes by number; the ones a client causes are client errors.
-export const codeNames = [
-  "ok",
-  "canceled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-];
-
+// The codes a client causes: client errors.
 export const clientCodes = new Set([
   "invalid_argument",
   "not_found",
